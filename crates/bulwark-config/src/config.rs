@@ -1,0 +1,207 @@
+//! The whole file: raw model -> `validate()` -> [`ValidatedConfig`].
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::admin::{AdminConfig, AdminToken};
+use crate::checks::{Check, CheckConfig};
+use crate::listen::{EdgeTimeouts, Listen, ListenConfig, Proxy, ProxyConfig, TimeoutsConfig};
+use crate::problems::Problems;
+use crate::routes::{Route, RouteConfig};
+use crate::secret::{self, Secret, SecretKind, SecretRef};
+use crate::telemetry::{AuditConfig, LogConfig};
+use crate::upstreams::{Upstream, UpstreamConfig};
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BulwarkConfig {
+    /// Where bulwark keeps its files (audit log now; the message store later).
+    #[serde(default = "default_data_dir")]
+    pub data_dir: String,
+    #[serde(default)]
+    pub listen: ListenConfig,
+    #[serde(default)]
+    pub timeouts: TimeoutsConfig,
+    #[serde(default)]
+    pub proxy: ProxyConfig,
+    #[serde(default)]
+    pub upstreams: Vec<UpstreamConfig>,
+    #[serde(default)]
+    pub routes: Vec<RouteConfig>,
+    #[serde(default)]
+    pub checks: Vec<CheckConfig>,
+    #[serde(default)]
+    pub admin: AdminConfig,
+    #[serde(default)]
+    pub log: LogConfig,
+    #[serde(default)]
+    pub audit: AuditConfig,
+    #[serde(default)]
+    pub demo: Option<DemoConfig>,
+}
+
+fn default_data_dir() -> String {
+    "./data".into()
+}
+
+/// A tiny built-in upstream that echoes what it received, so the quick start needs no app.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DemoConfig {
+    pub listen: String,
+}
+
+/// A config that passed every check. Runtime code takes only this.
+#[derive(Clone, Debug)]
+pub struct ValidatedConfig {
+    pub data_dir: PathBuf,
+    pub listen: Listen,
+    pub timeouts: EdgeTimeouts,
+    pub proxy: Proxy,
+    pub upstreams: Vec<Upstream>,
+    pub routes: Vec<Route>,
+    pub checks: Vec<Check>,
+    pub admin_tokens: Vec<AdminToken>,
+    pub log: LogConfig,
+    pub audit_path: Option<PathBuf>,
+    pub demo_listen: Option<SocketAddr>,
+}
+
+impl ValidatedConfig {
+    /// Every secret value in the config, so tests and log scrubbing can look for them.
+    pub fn secrets(&self) -> Vec<&Secret> {
+        let mut out: Vec<&Secret> = self.admin_tokens.iter().map(|t| &t.token).collect();
+        for check in &self.checks {
+            match &check.kind {
+                crate::checks::CheckKind::Postgres { url }
+                | crate::checks::CheckKind::Redis { url } => out.push(url),
+                _ => {}
+            }
+        }
+        out
+    }
+}
+
+/// Resolves secrets against the environment, recording problems under their key path.
+pub struct SecretResolver<'a> {
+    pub base_dir: &'a Path,
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl SecretResolver<'_> {
+    pub(crate) fn resolve(
+        &mut self,
+        reference: &SecretRef,
+        kind: SecretKind,
+        path: &str,
+        problems: &mut Problems,
+    ) -> Secret {
+        match secret::resolve(reference, kind, self.base_dir, self.env) {
+            Ok(resolved) => {
+                if let Some(warning) = resolved.warning {
+                    problems.warn(path, warning);
+                }
+                resolved.secret
+            }
+            Err(error) => {
+                problems.error(path, error);
+                Secret::new("")
+            }
+        }
+    }
+}
+
+impl BulwarkConfig {
+    /// Checks everything and collects every problem; `Err` when any is an error.
+    pub fn validate(
+        &self,
+        secrets: &mut SecretResolver<'_>,
+    ) -> (Option<ValidatedConfig>, Problems) {
+        let mut problems = Problems::default();
+        let listen = self.listen.validate(&mut problems);
+        let timeouts = self.timeouts.validate(&mut problems);
+        let proxy = self.proxy.validate(&mut problems);
+
+        let upstreams: Vec<Upstream> = self
+            .upstreams
+            .iter()
+            .enumerate()
+            .map(|(i, u)| u.validate(&format!("upstreams[{i}]"), &mut problems))
+            .collect();
+        let upstream_names: Vec<&str> = self.upstreams.iter().map(|u| u.name.as_str()).collect();
+        report_duplicates("upstreams", &upstream_names, &mut problems);
+
+        let routes: Vec<Route> = self
+            .routes
+            .iter()
+            .enumerate()
+            .map(|(i, r)| r.validate(&format!("routes[{i}]"), &upstream_names, &mut problems))
+            .collect();
+        let route_names: Vec<&str> = self.routes.iter().map(|r| r.name.as_str()).collect();
+        report_duplicates("routes", &route_names, &mut problems);
+
+        let checks: Vec<Check> = self
+            .checks
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                c.validate(
+                    &format!("checks[{i}]"),
+                    &upstream_names,
+                    secrets,
+                    &mut problems,
+                )
+            })
+            .collect();
+        let check_names: Vec<&str> = self.checks.iter().map(|c| c.name.as_str()).collect();
+        report_duplicates("checks", &check_names, &mut problems);
+
+        let admin_tokens = self.admin.validate(secrets, &mut problems);
+        if self.log.level.trim().is_empty() {
+            problems.error("log.level", "expected a level such as \"info\"");
+        }
+        let demo_listen = match &self.demo {
+            Some(d) => crate::listen::parse_addr(&d.listen, "demo.listen", &mut problems),
+            None => None,
+        };
+        if self.data_dir.trim().is_empty() {
+            problems.error("data_dir", "must not be empty");
+        }
+        let data_dir = PathBuf::from(&self.data_dir);
+        let audit_path = self.audit.resolve(&data_dir);
+
+        if !problems.errors.is_empty() {
+            return (None, problems);
+        }
+        let Some(listen) = listen else {
+            return (None, problems);
+        };
+        let config = ValidatedConfig {
+            data_dir,
+            listen,
+            timeouts,
+            proxy,
+            upstreams,
+            routes,
+            checks,
+            admin_tokens,
+            log: self.log.clone(),
+            audit_path,
+            demo_listen,
+        };
+        (Some(config), problems)
+    }
+}
+
+fn report_duplicates(section: &str, names: &[&str], problems: &mut Problems) {
+    for (i, name) in names.iter().enumerate() {
+        if names[..i].contains(name) {
+            problems.error(
+                format!("{section}[{i}].name"),
+                format!("{name:?} is used twice"),
+            );
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! Named upstreams: one or more targets, chosen round robin, each ejected for a cool-down
+//! after consecutive transport failures (passive health).
+
+use std::time::Duration;
+
+use http::uri::{Authority, Scheme};
+use serde::Deserialize;
+
+use crate::duration::ConfigDuration;
+use crate::problems::Problems;
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamConfig {
+    pub name: String,
+    /// `http://host:port` each; no path.
+    pub targets: Vec<String>,
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout: ConfigDuration,
+    /// Total time for one proxied exchange, from sending the request to the last byte of
+    /// the response; 504 when no response head arrived in time.
+    #[serde(default = "default_timeout")]
+    pub timeout: ConfigDuration,
+    /// Idle pooled connections are closed after this. Below the 5 s keep-alive of
+    /// uvicorn/gunicorn so bulwark never reuses a connection the app is closing.
+    #[serde(default = "default_pool_idle_timeout")]
+    pub pool_idle_timeout: ConfigDuration,
+    #[serde(default = "default_pool_max_idle")]
+    pub pool_max_idle_per_target: usize,
+    #[serde(default)]
+    pub passive_health: PassiveHealthConfig,
+}
+
+fn default_connect_timeout() -> ConfigDuration {
+    ConfigDuration::from_secs(2)
+}
+fn default_timeout() -> ConfigDuration {
+    ConfigDuration::from_secs(30)
+}
+fn default_pool_idle_timeout() -> ConfigDuration {
+    ConfigDuration::from_secs(4)
+}
+fn default_pool_max_idle() -> usize {
+    128
+}
+
+/// nginx's `max_fails` / `fail_timeout`, with the failures counted consecutively.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PassiveHealthConfig {
+    #[serde(default = "default_max_failures")]
+    pub max_failures: u32,
+    #[serde(default = "default_cooldown")]
+    pub cooldown: ConfigDuration,
+}
+
+impl Default for PassiveHealthConfig {
+    fn default() -> Self {
+        Self {
+            max_failures: default_max_failures(),
+            cooldown: default_cooldown(),
+        }
+    }
+}
+
+fn default_max_failures() -> u32 {
+    3
+}
+fn default_cooldown() -> ConfigDuration {
+    ConfigDuration::from_secs(10)
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub scheme: Scheme,
+    pub authority: Authority,
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "{}://{}", self.scheme, self.authority)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Upstream {
+    pub name: String,
+    pub targets: Vec<Target>,
+    pub connect_timeout: Duration,
+    pub timeout: Duration,
+    pub pool_idle_timeout: Duration,
+    pub pool_max_idle_per_target: usize,
+    pub max_failures: u32,
+    pub cooldown: Duration,
+}
+
+impl UpstreamConfig {
+    pub(crate) fn validate(&self, path: &str, problems: &mut Problems) -> Upstream {
+        crate::names::check_name(&self.name, &format!("{path}.name"), problems);
+        if self.targets.is_empty() {
+            problems.error(format!("{path}.targets"), "needs at least one target");
+        }
+        let targets = self
+            .targets
+            .iter()
+            .enumerate()
+            .filter_map(|(i, text)| parse_target(text, &format!("{path}.targets[{i}]"), problems))
+            .collect();
+        for (key, value) in [
+            ("connect_timeout", self.connect_timeout),
+            ("timeout", self.timeout),
+        ] {
+            if value.get().is_zero() {
+                problems.error(format!("{path}.{key}"), "must be greater than zero");
+            }
+        }
+        if self.passive_health.max_failures == 0 {
+            problems.error(
+                format!("{path}.passive_health.max_failures"),
+                "must be at least 1",
+            );
+        }
+        Upstream {
+            name: self.name.clone(),
+            targets,
+            connect_timeout: self.connect_timeout.get(),
+            timeout: self.timeout.get(),
+            pool_idle_timeout: self.pool_idle_timeout.get(),
+            pool_max_idle_per_target: self.pool_max_idle_per_target,
+            max_failures: self.passive_health.max_failures,
+            cooldown: self.passive_health.cooldown.get(),
+        }
+    }
+}
+
+fn parse_target(text: &str, path: &str, problems: &mut Problems) -> Option<Target> {
+    let Ok(uri) = text.parse::<http::Uri>() else {
+        problems.error(path, "expected a URL such as \"http://127.0.0.1:8000\"");
+        return None;
+    };
+    match uri.scheme_str() {
+        Some("http") => {}
+        Some("https") => {
+            problems.error(
+                path,
+                "https targets are not supported yet; reach the app over plain http on a private network",
+            );
+            return None;
+        }
+        _ => {
+            problems.error(path, "expected a URL such as \"http://127.0.0.1:8000\"");
+            return None;
+        }
+    }
+    if uri.path() != "/" && !uri.path().is_empty() || uri.query().is_some() {
+        problems.error(path, "a target is scheme://host:port only, without a path");
+        return None;
+    }
+    let authority = uri.authority()?.clone();
+    if authority.as_str().contains('@') {
+        problems.error(path, "credentials in target URLs are not supported");
+        return None;
+    }
+    Some(Target {
+        scheme: Scheme::HTTP,
+        authority,
+    })
+}
