@@ -1,0 +1,229 @@
+//! The public listener: accepts connections, applies the edge timeouts, and hands each
+//! connection to hyper (HTTP/1.1 with upgrades, or HTTP/2 with prior knowledge).
+
+mod head;
+mod io;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bulwark_events::{BusEvent, ViolationKind};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use head::{HTTP2_PREFACE, HeadError, Start, read_start};
+pub use io::PrefixedIo;
+
+use crate::events::{Rejection, open_connections};
+use crate::problem::Problem;
+use crate::service::{ConnInfo, handle};
+use crate::state::SharedState;
+
+/// Accepts until `shutdown` is cancelled; each connection runs on `tracker`, so the
+/// caller can wait for in-flight requests to drain.
+pub async fn serve(
+    listener: TcpListener,
+    shared: SharedState,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+) {
+    loop {
+        let accepted = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                tracker.spawn(connection(stream, peer, shared.clone(), shutdown.clone()));
+            }
+            Err(error) => {
+                // Out of file descriptors or the like: back off instead of spinning.
+                tracing::warn!(%error, "Accept failed.");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+struct ConnectionGauge;
+
+impl ConnectionGauge {
+    fn open() -> Self {
+        open_connections().increment(1.0);
+        Self
+    }
+}
+
+impl Drop for ConnectionGauge {
+    fn drop(&mut self) {
+        open_connections().decrement(1.0);
+    }
+}
+
+async fn connection(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    shared: SharedState,
+    shutdown: CancellationToken,
+) {
+    let _gauge = ConnectionGauge::open();
+    let accepted = tokio::time::Instant::now();
+    let state = shared.load_full();
+    let timeouts = state.timeouts.clone();
+    let _ = stream.set_nodelay(true);
+
+    let start = read_start(
+        &mut stream,
+        accepted,
+        timeouts.request_head,
+        timeouts.http2_preface,
+        state.max_request_head_bytes,
+    )
+    .await;
+    let violation = |kind| {
+        state.bus.publish(BusEvent::SecurityViolation {
+            kind,
+            client_ip: peer.ip().to_string(),
+        })
+    };
+    let start = match start {
+        Ok(start) => start,
+        Err(HeadError::HeadTimeout { partial }) => {
+            Rejection::RequestHeadTimeout.record();
+            if partial {
+                violation(ViolationKind::RequestHeadTimeout);
+                let _ = stream
+                    .write_all(&Problem::RequestHeadTimeout.raw_http1())
+                    .await;
+            }
+            return;
+        }
+        Err(HeadError::TooLarge) => {
+            Rejection::RequestHeadTooLarge.record();
+            violation(ViolationKind::RequestHeadTooLarge);
+            let _ = stream
+                .write_all(&Problem::RequestHeadTooLarge.raw_http1())
+                .await;
+            return;
+        }
+        Err(HeadError::PrefaceTimeout) => {
+            Rejection::Http2PrefaceTimeout.record();
+            violation(ViolationKind::Http2PrefaceTimeout);
+            return;
+        }
+        Err(HeadError::Closed | HeadError::Io(_)) => return,
+    };
+    drop(state);
+
+    let activity = Arc::new(AtomicU64::new(0));
+    let info = ConnInfo {
+        peer,
+        scheme: "http",
+    };
+    let service = service_fn(move |request| handle(shared.clone(), info, request));
+    match start {
+        Start::Http1(prefix) => {
+            let io = TokioIo::new(PrefixedIo::new(prefix.freeze(), stream, activity.clone()));
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                // Measured by hyper from the end of the previous response, so this is
+                // also how long an idle keep-alive connection waits for its next request.
+                .header_read_timeout(timeouts.idle)
+                .keep_alive(true)
+                .serve_connection(io, service)
+                .with_upgrades();
+            drive(conn, activity, timeouts.idle, shutdown).await;
+        }
+        Start::Http2(prefix) => {
+            let io = TokioIo::new(PrefixedIo::new(prefix.freeze(), stream, activity.clone()));
+            let conn = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                .timer(TokioTimer::new())
+                .serve_connection(io, service);
+            drive(conn, activity, timeouts.idle, shutdown).await;
+        }
+    }
+}
+
+/// A hyper connection that can be asked to finish its in-flight requests and close.
+trait GracefulConnection: Future<Output = Result<(), hyper::Error>> {
+    fn close_gracefully(self: Pin<&mut Self>);
+}
+
+impl<I, S, B> GracefulConnection for hyper::server::conn::http1::UpgradeableConnection<I, S>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: hyper::service::HttpService<hyper::body::Incoming, ResBody = B>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: http_body::Body + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    fn close_gracefully(self: Pin<&mut Self>) {
+        self.graceful_shutdown();
+    }
+}
+
+impl<I, S, B, E> GracefulConnection for hyper::server::conn::http2::Connection<I, S, E>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin,
+    S: hyper::service::HttpService<hyper::body::Incoming, ResBody = B>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: http_body::Body + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    E: hyper::rt::bounds::Http2ServerConnExec<S::Future, B>,
+{
+    fn close_gracefully(self: Pin<&mut Self>) {
+        self.graceful_shutdown();
+    }
+}
+
+/// Runs the connection; closes it gracefully on shutdown, or once no byte has moved
+/// either way for `idle` (checked four times per period, so it closes within 1.25×).
+async fn drive<C: GracefulConnection>(
+    conn: C,
+    activity: Arc<AtomicU64>,
+    idle: Duration,
+    shutdown: CancellationToken,
+) {
+    let mut conn = pin!(conn);
+    let mut ticker = tokio::time::interval(idle / 4);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker.tick().await;
+    let mut last_seen = activity.load(Ordering::Relaxed);
+    let mut quiet_ticks = 0;
+    let mut closing = false;
+    loop {
+        tokio::select! {
+            result = conn.as_mut() => {
+                if let Err(error) = result {
+                    tracing::debug!(%error, "Client connection ended with an error.");
+                }
+                return;
+            }
+            _ = shutdown.cancelled(), if !closing => {
+                conn.as_mut().close_gracefully();
+                closing = true;
+            }
+            _ = ticker.tick(), if !closing => {
+                let now = activity.load(Ordering::Relaxed);
+                if now == last_seen {
+                    quiet_ticks += 1;
+                    if quiet_ticks >= 4 {
+                        conn.as_mut().close_gracefully();
+                        closing = true;
+                    }
+                } else {
+                    quiet_ticks = 0;
+                    last_seen = now;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! RFC 9457 problem responses: the one way the public listener reports an error. They
+//! say what happened and carry the request id, never internals (addresses, causes).
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
+
+/// The error kinds a client of the public listener can see.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Problem {
+    NoRoute,
+    RequestHeadTimeout,
+    RequestHeadTooLarge,
+    BadGateway,
+    NoHealthyTarget,
+    GatewayTimeout,
+}
+
+impl Problem {
+    pub fn status(self) -> StatusCode {
+        match self {
+            Problem::NoRoute => StatusCode::NOT_FOUND,
+            Problem::RequestHeadTimeout => StatusCode::REQUEST_TIMEOUT,
+            Problem::RequestHeadTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Problem::BadGateway => StatusCode::BAD_GATEWAY,
+            Problem::NoHealthyTarget => StatusCode::SERVICE_UNAVAILABLE,
+            Problem::GatewayTimeout => StatusCode::GATEWAY_TIMEOUT,
+        }
+    }
+
+    fn slug_and_detail(self) -> (&'static str, &'static str) {
+        match self {
+            Problem::NoRoute => ("no-route", "No route matches this request."),
+            Problem::RequestHeadTimeout => (
+                "request-head-timeout",
+                "The request head was not received in time.",
+            ),
+            Problem::RequestHeadTooLarge => (
+                "request-head-too-large",
+                "The request line and headers are too large.",
+            ),
+            Problem::BadGateway => (
+                "bad-gateway",
+                "The upstream service could not be reached or answered incorrectly.",
+            ),
+            Problem::NoHealthyTarget => (
+                "no-healthy-upstream",
+                "No upstream target is currently healthy; retry later.",
+            ),
+            Problem::GatewayTimeout => (
+                "gateway-timeout",
+                "The upstream service did not answer in time.",
+            ),
+        }
+    }
+
+    /// The JSON body; `request_id` lets the client quote the request to the operator.
+    pub fn body(self, request_id: Option<&str>) -> Bytes {
+        let (slug, detail) = self.slug_and_detail();
+        let status = self.status();
+        let mut body = serde_json::json!({
+            "type": format!("https://bulwark.dev/problems/{slug}"),
+            "title": status.canonical_reason().unwrap_or("Error"),
+            "status": status.as_u16(),
+            "detail": detail,
+        });
+        if let Some(id) = request_id {
+            body["request_id"] = serde_json::Value::from(id);
+        }
+        Bytes::from(serde_json::to_vec(&body).expect("a json! value always serialises"))
+    }
+
+    pub fn response<B: From<Bytes>>(self, request_id: Option<&str>) -> Response<B> {
+        let mut response = Response::new(B::from(self.body(request_id)));
+        *response.status_mut() = self.status();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if matches!(self, Problem::NoHealthyTarget) {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+
+    /// A complete HTTP/1.1 response for the cases answered before hyper owns the
+    /// connection (head timeout, head too large). The connection closes after it.
+    pub fn raw_http1(self) -> Vec<u8> {
+        let body = self.body(None);
+        let status = self.status();
+        let mut out = format!(
+            "HTTP/1.1 {} {}\r\ncontent-type: application/problem+json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or("Error"),
+            body.len()
+        )
+        .into_bytes();
+        out.extend_from_slice(&body);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_are_rfc9457_without_internals() {
+        let body: serde_json::Value =
+            serde_json::from_slice(&Problem::BadGateway.body(Some("abc"))).unwrap();
+        assert_eq!(body["status"], 502);
+        assert_eq!(body["title"], "Bad Gateway");
+        assert_eq!(body["request_id"], "abc");
+        assert!(body["type"].as_str().unwrap().ends_with("/bad-gateway"));
+    }
+
+    #[test]
+    fn raw_response_has_a_matching_length() {
+        let raw = String::from_utf8(Problem::RequestHeadTimeout.raw_http1()).unwrap();
+        let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 408 Request Timeout\r\n"));
+        assert!(head.contains(&format!("content-length: {}", body.len())));
+    }
+}

@@ -1,0 +1,174 @@
+//! The `proxy` action: forward a request to one target of an upstream and stream the
+//! answer back, with the upstream's total deadline, passive health, and WebSocket
+//! upgrades passed through.
+
+mod body;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::uri::{PathAndQuery, Uri};
+use http::{Request, Response, StatusCode, Version, header};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+
+pub use body::{BoxError, ResponseBody, TotalTimeout};
+
+use crate::events::UpstreamOutcome;
+use crate::forwarded::{is_upgrade_request, remove_hop_by_hop};
+use crate::problem::Problem;
+use crate::upstream::UpstreamPool;
+use bulwark_events::Bus;
+
+/// What the proxy hands back: a response, and which target served it (for the log).
+pub struct Forwarded {
+    pub response: Result<Response<ResponseBody>, Problem>,
+    pub target: Option<Arc<str>>,
+}
+
+/// Forwards `request`, whose headers the caller has already rewritten for the hop
+/// (forwarded headers, request id), to the next available target of `pool`.
+pub async fn forward(
+    pool: &UpstreamPool,
+    strip_prefix: Option<&str>,
+    mut request: Request<Incoming>,
+    bus: &Bus,
+) -> Forwarded {
+    let Some(index) = pool.pick(Instant::now()) else {
+        pool.metrics.record(UpstreamOutcome::NoHealthyTarget, None);
+        return Forwarded {
+            response: Err(Problem::NoHealthyTarget),
+            target: None,
+        };
+    };
+    let target = &pool.targets[index];
+    let label: Arc<str> = Arc::from(target.label.as_str());
+
+    let upgrade = request.version() == Version::HTTP_11 && is_upgrade_request(request.headers());
+    let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut request));
+    remove_hop_by_hop(request.headers_mut(), upgrade);
+    if !request.headers().contains_key(header::HOST)
+        && let Some(authority) = request.uri().authority()
+        && let Ok(value) = header::HeaderValue::from_str(authority.as_str())
+    {
+        // HTTP/2 clients send :authority instead of Host; apps expect Host.
+        request.headers_mut().insert(header::HOST, value);
+    }
+    *request.uri_mut() = upstream_uri(request.uri(), target, strip_prefix);
+    *request.version_mut() = Version::HTTP_11;
+
+    let started = Instant::now();
+    let deadline = tokio::time::Instant::now() + pool.timeout;
+    let result = tokio::time::timeout_at(deadline, pool.client.request(request)).await;
+    let mut response = match result {
+        Err(_elapsed) => {
+            pool.record_failure(index, Instant::now(), bus);
+            pool.metrics.record(UpstreamOutcome::Timeout, Some(started));
+            tracing::warn!(upstream = %pool.name, target = %label, "Upstream timed out.");
+            return Forwarded {
+                response: Err(Problem::GatewayTimeout),
+                target: Some(label),
+            };
+        }
+        Ok(Err(error)) => {
+            pool.record_failure(index, Instant::now(), bus);
+            let outcome = if error.is_connect() {
+                UpstreamOutcome::ConnectError
+            } else {
+                UpstreamOutcome::ProtocolError
+            };
+            pool.metrics.record(outcome, Some(started));
+            tracing::warn!(upstream = %pool.name, target = %label, error = %ErrorChain(&error), "Upstream request failed.");
+            return Forwarded {
+                response: Err(Problem::BadGateway),
+                target: Some(label),
+            };
+        }
+        Ok(Ok(response)) => response,
+    };
+    pool.record_success(index, bus);
+    pool.metrics
+        .record(UpstreamOutcome::Status(response.status()), Some(started));
+
+    let switching = response.status() == StatusCode::SWITCHING_PROTOCOLS;
+    remove_hop_by_hop(response.headers_mut(), switching);
+    if switching {
+        match client_upgrade {
+            Some(client_upgrade) => tunnel(client_upgrade, hyper::upgrade::on(&mut response)),
+            // An upstream must not switch protocols nobody asked for.
+            None => {
+                return Forwarded {
+                    response: Err(Problem::BadGateway),
+                    target: Some(label),
+                };
+            }
+        }
+        let response = response.map(|_| ResponseBody::empty());
+        return Forwarded {
+            response: Ok(response),
+            target: Some(label),
+        };
+    }
+    let sleep = Box::pin(tokio::time::sleep_until(deadline));
+    Forwarded {
+        response: Ok(response.map(|body| ResponseBody::streamed(body, Some(sleep)))),
+        target: Some(label),
+    }
+}
+
+/// `scheme://target` + the request's path (prefix stripped when asked) and query.
+fn upstream_uri(
+    uri: &Uri,
+    target: &crate::upstream::TargetState,
+    strip_prefix: Option<&str>,
+) -> Uri {
+    let path_and_query = uri.path_and_query().map_or("/", PathAndQuery::as_str);
+    let stripped = match strip_prefix {
+        Some(prefix) => match path_and_query.strip_prefix(prefix) {
+            Some(rest) if rest.is_empty() || rest.starts_with('?') => format!("/{rest}"),
+            Some(rest) => rest.to_string(),
+            None => path_and_query.to_string(),
+        },
+        None => path_and_query.to_string(),
+    };
+    Uri::builder()
+        .scheme(target.target.scheme.clone())
+        .authority(target.target.authority.clone())
+        .path_and_query(stripped)
+        .build()
+        .unwrap_or_else(|_| Uri::from_static("/"))
+}
+
+/// Copies bytes both ways between the upgraded client and upstream connections.
+fn tunnel(client: hyper::upgrade::OnUpgrade, upstream: hyper::upgrade::OnUpgrade) {
+    tokio::spawn(async move {
+        let (client, upstream) = match tokio::try_join!(client, upstream) {
+            Ok(pair) => pair,
+            Err(error) => {
+                tracing::debug!(%error, "Upgrade did not complete.");
+                return;
+            }
+        };
+        let mut client = TokioIo::new(client);
+        let mut upstream = TokioIo::new(upstream);
+        if let Err(error) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
+            tracing::debug!(%error, "Upgraded connection ended with an error.");
+        }
+    });
+}
+
+/// Displays an error with its sources, for logs (upstream errors carry no secrets:
+/// targets cannot hold credentials).
+struct ErrorChain<'a>(&'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(s) = source {
+            write!(f, ": {s}")?;
+            source = s.source();
+        }
+        Ok(())
+    }
+}
