@@ -20,6 +20,9 @@ pub struct BulwarkConfig {
     /// Where bulwark keeps its files (audit log now; the message store later).
     #[serde(default = "default_data_dir")]
     pub data_dir: String,
+    /// Runtime worker threads; 0 means one per CPU.
+    #[serde(default)]
+    pub workers: usize,
     #[serde(default)]
     pub listen: ListenConfig,
     #[serde(default)]
@@ -57,6 +60,7 @@ pub struct DemoConfig {
 #[derive(Clone, Debug)]
 pub struct ValidatedConfig {
     pub data_dir: PathBuf,
+    pub workers: usize,
     pub listen: Listen,
     pub timeouts: EdgeTimeouts,
     pub proxy: Proxy,
@@ -178,8 +182,12 @@ impl BulwarkConfig {
         let Some(listen) = listen else {
             return (None, problems);
         };
+        if self.workers > 1024 {
+            problems.error("workers", "at most 1024 worker threads");
+        }
         let config = ValidatedConfig {
             data_dir,
+            workers: self.workers,
             listen,
             timeouts,
             proxy,

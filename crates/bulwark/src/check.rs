@@ -1,0 +1,27 @@
+//! `bulwark check`: load and validate, list every problem, exit 1 if any.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+pub fn run(path: &Path) -> ExitCode {
+    match bulwark_config::load_file(path) {
+        Ok(loaded) => {
+            for warning in &loaded.warnings {
+                eprintln!("warning: {}:{warning}", path.display());
+            }
+            let c = &loaded.config;
+            println!(
+                "{}: OK ({} routes, {} upstreams, {} checks)",
+                path.display(),
+                c.routes.len(),
+                c.upstreams.len(),
+                c.checks.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("{error}");
+            ExitCode::FAILURE
+        }
+    }
+}

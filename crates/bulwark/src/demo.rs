@@ -1,0 +1,33 @@
+//! The quick start's built-in upstream: answers every request with a JSON echo of what
+//! it received (method, path, headers), so a first run needs no app behind bulwark.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::Request;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub async fn serve(listener: TcpListener, cancel: CancellationToken) {
+    let app = axum::Router::new().fallback(echo);
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(async move { cancel.cancelled().await })
+        .await;
+    if let Err(error) = result {
+        tracing::error!(%error, "Demo upstream stopped.");
+    }
+}
+
+async fn echo(request: Request) -> Json<serde_json::Value> {
+    let headers: BTreeMap<&str, &str> = request
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.to_str().unwrap_or("<binary>")))
+        .collect();
+    Json(serde_json::json!({
+        "hello": "from the demo upstream behind bulwark",
+        "method": request.method().as_str(),
+        "path": request.uri().path(),
+        "headers": headers,
+    }))
+}

@@ -1,0 +1,291 @@
+//! `bulwark run`: load the config, start every part, print the bound addresses as one
+//! JSON line, then serve until SIGTERM/SIGINT, reloading on SIGHUP.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use arc_swap::ArcSwap;
+use bulwark_config::ValidatedConfig;
+use bulwark_config::telemetry::LogFormat;
+use bulwark_events::{Bus, BusEvent};
+use bulwark_ops::health::Health;
+use bulwark_proxy::{ProxyState, SharedState};
+use tokio::net::TcpListener;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+const CONFIG_RELOADS: &str = "bulwark_config_reloads_total";
+const CONFIG_LAST_SUCCESS: &str = "bulwark_config_last_reload_success_timestamp_seconds";
+const BUILD_INFO: &str = "bulwark_build_info";
+
+pub fn main(config_path: PathBuf, log_format: Option<LogFormat>) -> ExitCode {
+    let loaded = match bulwark_config::load_file(&config_path) {
+        Ok(loaded) => loaded,
+        Err(error) => {
+            eprintln!("{error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let config = loaded.config;
+    let format = log_format.unwrap_or(config.log.format);
+    let _log_guard = match crate::logging::init(format, &config.log.level) {
+        Ok(guard) => guard,
+        Err(error) => {
+            eprintln!("{error:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for warning in &loaded.warnings {
+        tracing::warn!(key = %warning.path, line = ?warning.line, "Config warning: {}.", warning.message);
+    }
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    runtime.enable_all();
+    if config.workers > 0 {
+        runtime.worker_threads(config.workers);
+    }
+    let runtime = match runtime.build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(config_path, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "bulwark stopped.");
+            eprintln!("bulwark: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn describe_metrics() {
+    metrics::describe_counter!(
+        CONFIG_RELOADS,
+        "Config reloads on SIGHUP, by result (success, failure)."
+    );
+    metrics::describe_gauge!(
+        CONFIG_LAST_SUCCESS,
+        metrics::Unit::Seconds,
+        "Unix time of the last successful config load (start or reload)."
+    );
+    metrics::describe_gauge!(
+        BUILD_INFO,
+        "Always 1; labels carry the version and git commit."
+    );
+    metrics::describe_counter!(
+        bulwark_events::subscribers::EVENTS_METRIC,
+        "Bus events published, by event name."
+    );
+    metrics::describe_counter!(
+        "bulwark_bus_events_dropped_total",
+        "Bus events a lagging subscriber lost, by subscriber."
+    );
+}
+
+async fn bind(addr: SocketAddr, key: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {key} = {addr}"))
+}
+
+async fn serve(config_path: PathBuf, config: ValidatedConfig) -> anyhow::Result<()> {
+    let metrics_handle =
+        bulwark_ops::metrics::install().context("cannot install the metrics recorder")?;
+    bulwark_proxy::events::describe();
+    describe_metrics();
+    let version = crate::version_info();
+    metrics::gauge!(BUILD_INFO, "version" => version.version.clone(), "commit" => version.commit.clone()).set(1.0);
+    for result in ["success", "failure"] {
+        metrics::counter!(CONFIG_RELOADS, "result" => result).absolute(0);
+    }
+    metrics::gauge!(bulwark_proxy::events::OPEN_CONNECTIONS).set(0.0);
+    metrics::counter!("bulwark_bus_events_dropped_total", "subscriber" => "audit").absolute(0);
+    mark_config_loaded();
+
+    // Background work that outlives the drain: event subscribers, checks, ops, demo.
+    let background = CancellationToken::new();
+    let bus = Bus::new(1024);
+    let mut subscribers = Vec::new();
+    subscribers.push(tokio::spawn(bulwark_events::subscribers::run_metrics(
+        bus.subscribe("metrics"),
+        background.clone(),
+    )));
+    tokio::fs::create_dir_all(&config.data_dir)
+        .await
+        .with_context(|| format!("cannot create data_dir {}", config.data_dir.display()))?;
+    if let Some(path) = &config.audit_path {
+        let audit = bulwark_events::subscribers::AuditLog::open(path).await?;
+        subscribers.push(tokio::spawn(
+            audit.run(bus.subscribe("audit"), background.clone()),
+        ));
+    }
+
+    let public = bind(config.listen.public, "listen.public").await?;
+    let ops = bind(config.listen.ops, "listen.ops").await?;
+    let demo = match config.demo_listen {
+        Some(addr) => Some(bind(addr, "demo.listen").await?),
+        None => None,
+    };
+
+    let health = Health::new(bus.clone());
+    health.set_builtin("config", true, None);
+    health.set_builtin("listeners", true, None);
+    health.apply(&config.checks, &config.upstreams, &background);
+
+    let ops_state = bulwark_ops::server::OpsState {
+        health: health.clone(),
+        metrics: metrics_handle,
+        version,
+    };
+    let ops_addr = ops.local_addr()?;
+    let ops_cancel = background.clone();
+    tokio::spawn(async move {
+        let app = bulwark_ops::server::router(ops_state);
+        let served = axum::serve(ops, app)
+            .with_graceful_shutdown(async move { ops_cancel.cancelled().await })
+            .await;
+        if let Err(error) = served {
+            tracing::error!(%error, "Ops listener stopped.");
+        }
+    });
+
+    let demo_addr = match demo {
+        Some(listener) => {
+            let addr = listener.local_addr()?;
+            tokio::spawn(crate::demo::serve(listener, background.clone()));
+            Some(addr)
+        }
+        None => None,
+    };
+
+    let shared: SharedState = Arc::new(ArcSwap::from_pointee(ProxyState::build(
+        &config,
+        bus.clone(),
+    )));
+    let public_addr = public.local_addr()?;
+    let draining = CancellationToken::new();
+    let connections = TaskTracker::new();
+    let accept = tokio::spawn(bulwark_proxy::serve(
+        public,
+        shared.clone(),
+        draining.clone(),
+        connections.clone(),
+    ));
+
+    // One line, first on stdout, so scripts and tests can use port 0.
+    println!(
+        "{}",
+        serde_json::json!({ "listening": { "public": public_addr, "ops": ops_addr, "demo": demo_addr } })
+    );
+    tracing::info!(public = %public_addr, ops = %ops_addr, "bulwark started.");
+    bus.publish(BusEvent::Started {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+    });
+
+    let mut hangup = signal(SignalKind::hangup())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut current = config;
+    loop {
+        tokio::select! {
+            _ = hangup.recv() => {
+                if let Some(next) = reload(&config_path, &current, &shared, &health, &bus, &background) {
+                    current = next;
+                }
+            }
+            _ = terminate.recv() => break,
+            _ = interrupt.recv() => break,
+        }
+    }
+
+    tracing::info!(
+        timeout_ms = current.timeouts.shutdown.as_millis() as u64,
+        "Shutting down; draining connections."
+    );
+    bus.publish(BusEvent::ShutdownStarted);
+    // Load balancers polling readiness stop sending new traffic.
+    health.set_builtin("listeners", false, Some("shutting down".into()));
+    draining.cancel();
+    let _ = accept.await;
+    connections.close();
+    if tokio::time::timeout(current.timeouts.shutdown, connections.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            remaining = connections.len(),
+            "Drain timed out; closing remaining connections."
+        );
+    }
+    background.cancel();
+    for task in subscribers {
+        let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
+    }
+    tracing::info!("bulwark stopped.");
+    Ok(())
+}
+
+fn mark_config_loaded() {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    metrics::gauge!(CONFIG_LAST_SUCCESS).set(now);
+}
+
+/// Loads the file again. A bad config keeps the running one and says why; listener
+/// addresses and worker count need a restart and are kept as they are.
+fn reload(
+    path: &Path,
+    current: &ValidatedConfig,
+    shared: &SharedState,
+    health: &Health,
+    bus: &Bus,
+    background: &CancellationToken,
+) -> Option<ValidatedConfig> {
+    let loaded = match bulwark_config::load_file(path) {
+        Ok(loaded) => loaded,
+        Err(error) => {
+            let problems = match &error {
+                bulwark_config::LoadError::Invalid { problems, .. } => problems.len(),
+                bulwark_config::LoadError::Read { .. } => 1,
+            };
+            tracing::error!(error = %error, "Config reload refused; the running config stays.");
+            metrics::counter!(CONFIG_RELOADS, "result" => "failure").increment(1);
+            bus.publish(BusEvent::ConfigReloadFailed { problems });
+            return None;
+        }
+    };
+    for warning in &loaded.warnings {
+        tracing::warn!(key = %warning.path, line = ?warning.line, "Config warning: {}.", warning.message);
+    }
+    let mut next = loaded.config;
+    if next.listen != current.listen
+        || next.demo_listen != current.demo_listen
+        || next.workers != current.workers
+    {
+        tracing::warn!(
+            "Listener addresses and workers change only on restart; keeping the current ones."
+        );
+        next.listen = current.listen.clone();
+        next.demo_listen = current.demo_listen;
+        next.workers = current.workers;
+    }
+    shared.store(Arc::new(ProxyState::build(&next, bus.clone())));
+    health.apply(&next.checks, &next.upstreams, background);
+    metrics::counter!(CONFIG_RELOADS, "result" => "success").increment(1);
+    mark_config_loaded();
+    bus.publish(BusEvent::ConfigReloaded);
+    tracing::info!(
+        routes = next.routes.len(),
+        upstreams = next.upstreams.len(),
+        "Config reloaded."
+    );
+    Some(next)
+}
