@@ -10,10 +10,12 @@ fn output(cmd: &str, args: &[&str]) -> Option<String> {
 }
 
 fn main() {
-    let commit = output("git", &["rev-parse", "--short=12", "HEAD"]).unwrap_or_else(|| "unknown".into());
+    let commit =
+        output("git", &["rev-parse", "--short=12", "HEAD"]).unwrap_or_else(|| "unknown".into());
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
     let rustc_version = output(&rustc, &["--version"]).unwrap_or_else(|| "unknown".into());
-    let build_time = output("date", &["-u", "+%Y-%m-%dT%H:%M:%SZ"]).unwrap_or_else(|| "unknown".into());
+    let build_time =
+        output("date", &["-u", "+%Y-%m-%dT%H:%M:%SZ"]).unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=BULWARK_GIT_COMMIT={commit}");
     println!("cargo:rustc-env=BULWARK_RUSTC_VERSION={rustc_version}");
     println!("cargo:rustc-env=BULWARK_BUILD_TIME={build_time}");

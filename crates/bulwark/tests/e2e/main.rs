@@ -1,0 +1,10 @@
+//! End-to-end tests: each starts the real bulwark binary on port 0.
+
+mod support;
+
+mod config;
+mod health;
+mod lifecycle;
+mod metrics;
+mod proxy;
+mod timeouts;
