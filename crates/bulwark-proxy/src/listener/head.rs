@@ -50,7 +50,10 @@ pub async fn read_start<R: AsyncRead + Unpin>(
         }
         if !maybe_h2 && !buf.is_empty() {
             let from = searched.saturating_sub(3);
-            if buf[from..].windows(4).any(|w| w == b"\r\n\r\n") {
+            if let Some(at) = buf[from..].windows(4).position(|w| w == b"\r\n\r\n") {
+                if from + at + 4 > max_head {
+                    return Err(HeadError::TooLarge);
+                }
                 return Ok(Start::Http1(buf));
             }
             searched = buf.len();
@@ -132,6 +135,19 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, HeadError::PrefaceTimeout));
         drop(client);
+    }
+
+    #[tokio::test]
+    async fn a_complete_but_oversized_head_is_refused() {
+        let (mut client, mut server) = tokio::io::duplex(8192);
+        let mut head = b"GET / HTTP/1.1\r\nX: ".to_vec();
+        head.extend_from_slice(&[b'a'; 2000]);
+        head.extend_from_slice(b"\r\n\r\n");
+        client.write_all(&head).await.unwrap();
+        let err = read_start(&mut server, Instant::now(), SECOND, SECOND, 1024)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, HeadError::TooLarge));
     }
 
     #[tokio::test]

@@ -14,7 +14,7 @@ use std::time::Duration;
 use bulwark_events::{BusEvent, ViolationKind};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -121,6 +121,7 @@ async fn connection(
         }
         Err(HeadError::Closed | HeadError::Io(_)) => return,
     };
+    let max_head = state.max_request_head_bytes;
     drop(state);
 
     let activity = Arc::new(AtomicU64::new(0));
@@ -138,6 +139,8 @@ async fn connection(
                 // also how long an idle keep-alive connection waits for its next request.
                 .header_read_timeout(timeouts.idle)
                 .keep_alive(true)
+                // Later heads on the connection: hyper answers 431 above this.
+                .max_buf_size(max_head.max(8192))
                 .serve_connection(io, service)
                 .with_upgrades();
             drive(conn, activity, timeouts.idle, shutdown).await;
@@ -150,6 +153,27 @@ async fn connection(
             drive(conn, activity, timeouts.idle, shutdown).await;
         }
     }
+}
+
+/// Sends a problem answer before hyper owns the connection, then closes without losing
+/// it: closing a socket with unread input makes the kernel send a reset, which can
+/// destroy the answer in flight, so the rest of the input is drained for a moment first.
+async fn answer_and_close(mut stream: TcpStream, problem: Problem) {
+    if stream.write_all(&problem.raw_http1()).await.is_err() {
+        return;
+    }
+    let _ = stream.shutdown().await;
+    let mut sink = [0u8; 4096];
+    let drain = async {
+        let mut total = 0usize;
+        while let Ok(n) = stream.read(&mut sink).await {
+            total += n;
+            if n == 0 || total > 1024 * 1024 {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
 }
 
 /// A hyper connection that can be asked to finish its in-flight requests and close.

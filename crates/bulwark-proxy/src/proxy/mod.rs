@@ -72,15 +72,19 @@ pub async fn forward(
         }
         Ok(Err(error)) => {
             pool.record_failure(index, Instant::now(), bus);
-            let outcome = if error.is_connect() {
-                UpstreamOutcome::ConnectError
+            // A connect that timed out is a timeout to the client (504, as nginx);
+            // refused or reset connections are a bad gateway (502).
+            let (outcome, problem) = if error.is_connect() && has_timed_out(&error) {
+                (UpstreamOutcome::Timeout, Problem::GatewayTimeout)
+            } else if error.is_connect() {
+                (UpstreamOutcome::ConnectError, Problem::BadGateway)
             } else {
-                UpstreamOutcome::ProtocolError
+                (UpstreamOutcome::ProtocolError, Problem::BadGateway)
             };
             pool.metrics.record(outcome, Some(started));
             tracing::warn!(upstream = %pool.name, target = %label, error = %ErrorChain(&error), "Upstream request failed.");
             return Forwarded {
-                response: Err(Problem::BadGateway),
+                response: Err(problem),
                 target: Some(label),
             };
         }
@@ -155,6 +159,19 @@ fn tunnel(client: hyper::upgrade::OnUpgrade, upstream: hyper::upgrade::OnUpgrade
             tracing::debug!(%error, "Upgraded connection ended with an error.");
         }
     });
+}
+
+fn has_timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(error);
+    while let Some(e) = source {
+        if e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return true;
+        }
+        source = e.source();
+    }
+    false
 }
 
 /// Displays an error with its sources, for logs (upstream errors carry no secrets:
