@@ -1,1 +1,93 @@
-//! (in progress)
+//! The scrape after a scenario that touches every feature: valid for Prometheus's own
+//! linter, and exactly the families `docs/metrics.md` documents.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::support::{Bulwark, TestUpstream, eventually, raw_exchange};
+
+fn documented_families() -> BTreeSet<String> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/metrics.md");
+    let text = std::fs::read_to_string(path).expect("docs/metrics.md");
+    text.lines()
+        .filter_map(|line| line.strip_prefix("| `"))
+        .filter_map(|rest| rest.split_once('`').map(|(name, _)| name.to_string()))
+        .collect()
+}
+
+fn exported_families(scrape: &str) -> BTreeSet<String> {
+    scrape
+        .lines()
+        .filter_map(|line| line.strip_prefix("# TYPE "))
+        .filter_map(|rest| rest.split_whitespace().next().map(str::to_string))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_scrape_passes_promtool_and_matches_the_docs() {
+    let upstream = TestUpstream::start().await;
+    let bulwark = Bulwark::start(&format!(
+        r#"
+[proxy]
+max_request_head_bytes = 1024
+
+[[upstreams]]
+name = "app"
+targets = ["{url}"]
+
+[[routes]]
+name = "app"
+upstream = "app"
+
+[[checks]]
+name = "app-port"
+kind = "tcp"
+address = "{addr}"
+interval = "100ms"
+"#,
+        url = upstream.url(),
+        addr = upstream.addr
+    ));
+    let client = reqwest::Client::new();
+    for path in ["/echo", "/status/500", "/status/404"] {
+        client.get(bulwark.url(path)).send().await.unwrap();
+    }
+    let mut big = b"GET / HTTP/1.1\r\nX: ".to_vec();
+    big.extend(std::iter::repeat_n(b'a', 2000));
+    big.extend_from_slice(b"\r\n\r\n");
+    raw_exchange(bulwark.public, &big).await;
+    let checked = eventually(Duration::from_secs(10), || async {
+        bulwark.metrics().await.contains("bulwark_checks_total{check=\"app-port\",result=\"pass\"}")
+    })
+    .await;
+    assert!(checked, "the tcp check never ran");
+
+    let scrape = bulwark.metrics().await;
+    let exported = exported_families(&scrape);
+    let documented = documented_families();
+    assert!(!exported.is_empty());
+    let undocumented: Vec<_> = exported.difference(&documented).collect();
+    let missing: Vec<_> = documented.difference(&exported).collect();
+    assert!(
+        undocumented.is_empty() && missing.is_empty(),
+        "exported but not in docs/metrics.md: {undocumented:?}\ndocumented but not exported: {missing:?}"
+    );
+
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian package prometheus) is installed by scripts/test.sh");
+    promtool.stdin.take().unwrap().write_all(scrape.as_bytes()).unwrap();
+    let out = promtool.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
