@@ -76,7 +76,8 @@ pub struct TimeoutsConfig {
     /// From accept to a complete HTTP/2 connection preface.
     #[serde(default = "default_http2_preface")]
     pub http2_preface: ConfigDuration,
-    /// A connection with no bytes moving either way for this long is closed gracefully.
+    /// A connection with no bytes moving either way for this long is closed gracefully;
+    /// also how long a keep-alive connection waits for its next request.
     #[serde(default = "default_idle")]
     pub idle: ConfigDuration,
     /// How long SIGTERM waits for in-flight requests before closing them.
@@ -101,8 +102,11 @@ fn default_request_head() -> ConfigDuration {
 fn default_http2_preface() -> ConfigDuration {
     ConfigDuration::from_secs(10)
 }
+/// Above the 60 s idle timeout of common load balancers (AWS ALB), as nginx's 75 s:
+/// the side in front must give up on an idle connection first, or it sends a request
+/// into a connection bulwark is closing.
 fn default_idle() -> ConfigDuration {
-    ConfigDuration::from_secs(60)
+    ConfigDuration::from_secs(75)
 }
 fn default_shutdown() -> ConfigDuration {
     ConfigDuration::from_secs(30)

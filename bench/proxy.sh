@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# Reverse-proxy benchmark: direct upstream vs nginx vs bulwark, in one run.
+#
+# Topology (fixed so results compare across runs and machines):
+#   wrk -t1 -c64 -d10s --latency     pinned to CPU 0
+#   upstream: nginx `return 200`     pinned to CPU 1 (access log off)
+#   proxy: nginx (worker_processes 1) or bulwark (workers = 1), pinned to CPU 1,
+#          both writing an access log to a file
+# Each target is measured three times, alternating. Prints req/s and p50/p99 for each
+# run, the median ratio bulwark/nginx, and bulwark's RSS idle and after the load.
+# Fails on any non-2xx answer or socket error.
+set -euo pipefail
+
+DURATION=${DURATION:-10s}
+ROUNDS=${ROUNDS:-3}
+root=$(cd "$(dirname "$0")/.." && pwd)
+
+need=()
+command -v nginx >/dev/null || need+=(nginx)
+command -v wrk >/dev/null || need+=(wrk)
+command -v taskset >/dev/null || need+=(util-linux)
+if ((${#need[@]})); then
+  echo "installing: ${need[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+echo "building bulwark (release)..."
+cargo build --release -q -p bulwark --manifest-path "$root/Cargo.toml"
+bulwark="$root/target/release/bulwark"
+
+work=$(mktemp -d /tmp/bulwark-bench.XXXXXX)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+up_port=$(free_port); nginx_port=$(free_port); bulwark_port=$(free_port); ops_port=$(free_port)
+
+cat >"$work/upstream.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $work/upstream.pid;
+error_log $work/upstream-error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 100000;
+  server {
+    listen 127.0.0.1:$up_port;
+    location / { return 200 "ok\n"; }
+  }
+}
+CONF
+
+cat >"$work/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log;
+events { worker_connections 4096; }
+http {
+  access_log $work/nginx-access.log;
+  keepalive_requests 100000;
+  upstream app { server 127.0.0.1:$up_port; keepalive 128; }
+  server {
+    listen 127.0.0.1:$nginx_port;
+    location / {
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+CONF
+
+cat >"$work/bulwark.toml" <<CONF
+data_dir = "$work/data"
+workers = 1
+
+[listen]
+public = "127.0.0.1:$bulwark_port"
+ops = "127.0.0.1:$ops_port"
+
+[[upstreams]]
+name = "app"
+targets = ["http://127.0.0.1:$up_port"]
+
+[[routes]]
+name = "app"
+upstream = "app"
+CONF
+
+taskset -c 1 nginx -p "$work" -c "$work/upstream.conf" & pids+=($!)
+taskset -c 1 nginx -p "$work" -c "$work/nginx.conf" & pids+=($!)
+taskset -c 1 "$bulwark" run --config "$work/bulwark.toml" >"$work/bulwark-access.log" 2>&1 & bulwark_pid=$!
+pids+=("$bulwark_pid")
+
+wait_port() {
+  for _ in $(seq 1 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "nothing listens on port $1" >&2; exit 1
+}
+wait_port "$up_port"; wait_port "$nginx_port"; wait_port "$bulwark_port"
+
+rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+idle_rss=$(rss_kb "$bulwark_pid")
+
+# wrk's latency table prints e.g. "50%  1.23ms"; convert to ms.
+to_ms() {
+  awk -v v="$1" 'BEGIN {
+    if (v ~ /us$/) { sub(/us$/, "", v); printf "%.3f", v / 1000 }
+    else if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%.3f", v }
+    else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.3f", v * 1000 }
+    else { printf "%s", v } }'
+}
+
+declare -A rps
+run() {
+  local name=$1 port=$2 round=$3 out
+  out=$(taskset -c 0 wrk -t1 -c64 -d"$DURATION" --latency "http://127.0.0.1:$port/")
+  if grep -q "Non-2xx or 3xx responses" <<<"$out" || grep -q "Socket errors" <<<"$out"; then
+    echo "$out"
+    echo "FAIL: $name answered with errors" >&2
+    exit 1
+  fi
+  local r p50 p99
+  r=$(awk '/Requests\/sec:/ {print $2}' <<<"$out")
+  p50=$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")
+  p99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
+  rps[$name,$round]=$r
+  printf "%-8s round %d  %10.0f req/s  p50 %7s ms  p99 %7s ms\n" "$name" "$round" "$r" "$p50" "$p99"
+}
+
+# Warm-up so connection pools and caches are filled before measuring.
+taskset -c 0 wrk -t1 -c64 -d2s "http://127.0.0.1:$nginx_port/" >/dev/null
+taskset -c 0 wrk -t1 -c64 -d2s "http://127.0.0.1:$bulwark_port/" >/dev/null
+
+for round in $(seq 1 "$ROUNDS"); do
+  run direct "$up_port" "$round"
+  run nginx "$nginx_port" "$round"
+  run bulwark "$bulwark_port" "$round"
+done
+
+median() { printf "%s\n" "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+collect() { local name=$1 out=(); for r in $(seq 1 "$ROUNDS"); do out+=("${rps[$name,$r]}"); done; median "${out[@]}"; }
+direct=$(collect direct); nginx=$(collect nginx); bw=$(collect bulwark)
+loaded_rss=$(rss_kb "$bulwark_pid")
+access_lines=$(grep -c '"bulwark::access"' "$work/bulwark-access.log" || true)
+
+echo
+printf "median req/s: direct %.0f, nginx %.0f, bulwark %.0f\n" "$direct" "$nginx" "$bw"
+printf "ratio bulwark/nginx: %.3f\n" "$(awk -v a="$bw" -v b="$nginx" 'BEGIN {print a / b}')"
+printf "bulwark RSS: idle %.1f MB, after load %.1f MB\n" "$(awk -v k="$idle_rss" 'BEGIN {print k/1024}')" "$(awk -v k="$loaded_rss" 'BEGIN {print k/1024}')"
+echo "bulwark access log lines: $access_lines"
