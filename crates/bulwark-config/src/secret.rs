@@ -213,7 +213,7 @@ fn is_placeholder(value: &str) -> bool {
 /// characters but only 16 bytes of randomness, and must count as 16.
 fn decoded_len(value: &str) -> usize {
     let v = value.trim();
-    if v.len() % 2 == 0 && v.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if v.len().is_multiple_of(2) && v.bytes().all(|b| b.is_ascii_hexdigit()) {
         return v.len() / 2;
     }
     let engines = [

@@ -111,6 +111,12 @@ async fn serve(config_path: PathBuf, config: ValidatedConfig) -> anyhow::Result<
 
     // Background work that outlives the drain: event subscribers, checks, ops, demo.
     let background = CancellationToken::new();
+    // Without a scrape, histogram samples would pile up; upkeep folds them regularly.
+    tokio::spawn(bulwark_ops::metrics::run_upkeep(
+        metrics_handle.clone(),
+        Duration::from_secs(5),
+        background.clone(),
+    ));
     let bus = Bus::new(1024);
     let mut subscribers = Vec::new();
     subscribers.push(tokio::spawn(bulwark_events::subscribers::run_metrics(

@@ -100,18 +100,14 @@ async fn connection(
             Rejection::RequestHeadTimeout.record();
             if partial {
                 violation(ViolationKind::RequestHeadTimeout);
-                let _ = stream
-                    .write_all(&Problem::RequestHeadTimeout.raw_http1())
-                    .await;
+                answer_and_close(stream, Problem::RequestHeadTimeout).await;
             }
             return;
         }
         Err(HeadError::TooLarge) => {
             Rejection::RequestHeadTooLarge.record();
             violation(ViolationKind::RequestHeadTooLarge);
-            let _ = stream
-                .write_all(&Problem::RequestHeadTooLarge.raw_http1())
-                .await;
+            answer_and_close(stream, Problem::RequestHeadTooLarge).await;
             return;
         }
         Err(HeadError::PrefaceTimeout) => {

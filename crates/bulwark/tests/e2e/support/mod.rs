@@ -1,6 +1,6 @@
 //! Harness for end-to-end tests: the real bulwark binary on port 0, and a test upstream
-#![allow(dead_code)]
 //! whose behaviour each test drives.
+#![allow(dead_code)] // each test module uses a different part of the harness
 
 pub mod upstream;
 

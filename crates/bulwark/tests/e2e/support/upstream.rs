@@ -1,5 +1,4 @@
 //! A test upstream on 127.0.0.1:0, run inside the test process. Paths:
-#![allow(dead_code)]
 //! - `/echo...`: JSON with method, path, query and headers as received
 //! - `/bytes/N`: N bytes streamed in 64 KiB chunks
 //! - `/gated/N`: one 64 KiB chunk, then waits for [`TestUpstream::open_gate`] before the
@@ -11,6 +10,7 @@
 //! - `/status/CODE`: answers with that status
 //! - `/hop`: answers with hop-by-hop headers set
 //! - `/ws`: WebSocket echo
+#![allow(dead_code)] // each test module uses a different part of the harness
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
