@@ -185,6 +185,12 @@ async fn serve(config_path: PathBuf, config: ValidatedConfig) -> anyhow::Result<
         connections.clone(),
     ));
 
+    // Handlers go in before anyone learns we are up: a signal sent right after the
+    // addresses line must reload or drain, not kill with the default action.
+    let mut hangup = signal(SignalKind::hangup())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+
     // One line, first on stdout, so scripts and tests can use port 0.
     println!(
         "{}",
@@ -195,9 +201,6 @@ async fn serve(config_path: PathBuf, config: ValidatedConfig) -> anyhow::Result<
         version: env!("CARGO_PKG_VERSION").to_string(),
     });
 
-    let mut hangup = signal(SignalKind::hangup())?;
-    let mut terminate = signal(SignalKind::terminate())?;
-    let mut interrupt = signal(SignalKind::interrupt())?;
     let mut current = config;
     loop {
         tokio::select! {

@@ -59,7 +59,10 @@ interval = "100ms"
     big.extend_from_slice(b"\r\n\r\n");
     raw_exchange(bulwark.public, &big).await;
     let checked = eventually(Duration::from_secs(10), || async {
-        bulwark.metrics().await.contains("bulwark_checks_total{check=\"app-port\",result=\"pass\"}")
+        bulwark
+            .metrics()
+            .await
+            .contains("bulwark_checks_total{check=\"app-port\",result=\"pass\"}")
     })
     .await;
     assert!(checked, "the tcp check never ran");
@@ -82,7 +85,12 @@ interval = "100ms"
         .stderr(Stdio::piped())
         .spawn()
         .expect("promtool (Debian package prometheus) is installed by scripts/test.sh");
-    promtool.stdin.take().unwrap().write_all(scrape.as_bytes()).unwrap();
+    promtool
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(scrape.as_bytes())
+        .unwrap();
     let out = promtool.wait_with_output().unwrap();
     assert!(
         out.status.success(),

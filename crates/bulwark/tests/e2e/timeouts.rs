@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::support::{Bulwark, TestUpstream, raw_exchange};
+use crate::support::{Bulwark, TestUpstream, raw_exchange, wait_until};
 
 fn config(upstream: &str, timeouts: &str, upstream_extra: &str) -> String {
     format!(
@@ -50,12 +50,16 @@ async fn a_slow_request_head_gets_408_and_is_counted() {
         "{scrape}"
     );
     assert!(bulwark.wait_for_output("Request refused before routing.", Duration::from_secs(5)));
-    let violations = bulwark
-        .audit_events()
-        .into_iter()
-        .filter(|e| e["event"] == "security_violation" && e["kind"] == "request_head_timeout")
-        .count();
-    assert_eq!(violations, 1);
+    // The audit log is written by its own task; wait for it to catch up.
+    let violations = || {
+        bulwark
+            .audit_events()
+            .into_iter()
+            .filter(|e| e["event"] == "security_violation" && e["kind"] == "request_head_timeout")
+            .count()
+    };
+    assert!(wait_until(Duration::from_secs(5), || violations() == 1));
+    assert_eq!(violations(), 1);
 }
 
 #[tokio::test]
