@@ -7,6 +7,7 @@
 mod bus;
 mod event;
 pub mod subscribers;
+pub mod time;
 
 pub use bus::{Bus, Subscriber};
 pub use event::{BusEvent, Envelope, ViolationKind};

@@ -3,10 +3,12 @@
 
 use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use http::{HeaderValue, Method, StatusCode};
 use metrics::{Counter, Gauge, Histogram, Unit};
+
+use crate::access_log::{AccessEntry, AccessLogSink};
 
 pub const HTTP_REQUESTS: &str = "bulwark_http_requests_total";
 pub const HTTP_REQUEST_DURATION: &str = "bulwark_http_request_duration_seconds";
@@ -203,27 +205,27 @@ pub struct RequestLog {
     pub status: StatusCode,
     pub upstream: Option<Arc<str>>,
     pub bytes: u64,
-    pub access_log: bool,
+    pub access_log: Option<Arc<dyn AccessLogSink>>,
 }
 
 impl Drop for RequestLog {
     fn drop(&mut self) {
-        let seconds = self.start.elapsed().as_secs_f64();
-        self.route.record(&self.method, self.status, seconds);
-        if self.access_log {
-            tracing::info!(
-                target: "bulwark::access",
-                request_id = self.request_id.to_str().unwrap_or("-"),
-                route = &*self.route.name,
-                method = self.method.as_str(),
-                path = self.path.as_str(),
-                status = self.status.as_u16(),
-                latency_ms = seconds * 1000.0,
-                upstream = self.upstream.as_deref().unwrap_or("-"),
-                bytes = self.bytes,
-                client_ip = %self.client_ip,
-                "Request."
-            );
+        let elapsed = self.start.elapsed();
+        self.route
+            .record(&self.method, self.status, elapsed.as_secs_f64());
+        if let Some(sink) = &self.access_log {
+            sink.record(&AccessEntry {
+                time: SystemTime::now(),
+                request_id: self.request_id.to_str().unwrap_or("-"),
+                route: &self.route.name,
+                method: self.method.as_str(),
+                path: &self.path,
+                status: self.status.as_u16(),
+                latency_ms: elapsed.as_secs_f64() * 1000.0,
+                upstream: self.upstream.as_deref().unwrap_or("-"),
+                bytes: self.bytes,
+                client_ip: self.client_ip,
+            });
         }
     }
 }

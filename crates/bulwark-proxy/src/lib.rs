@@ -7,6 +7,7 @@
 //! action forwards to an upstream target -> the response streams back while its bytes
 //! are counted for the access log.
 
+pub mod access_log;
 pub mod events;
 pub mod forwarded;
 pub mod listener;

@@ -64,7 +64,7 @@ pub async fn handle(
         status: http::StatusCode::OK,
         upstream: None,
         bytes: 0,
-        access_log: state.access_log,
+        access_log: state.access_log.clone(),
     };
 
     let result = match matched.map(|r| &r.action) {

@@ -10,6 +10,7 @@ use bulwark_config::routes::Action;
 use bulwark_events::Bus;
 use ipnet::IpNet;
 
+use crate::access_log::AccessLogSink;
 use crate::events::RouteMetrics;
 use crate::router::Matcher;
 use crate::upstream::UpstreamPool;
@@ -38,13 +39,14 @@ pub struct ProxyState {
     pub trusted_proxies: Vec<IpNet>,
     pub timeouts: EdgeTimeouts,
     pub max_request_head_bytes: usize,
-    pub access_log: bool,
+    /// Set when `log.access_log` is on.
+    pub access_log: Option<Arc<dyn AccessLogSink>>,
     pub bus: Bus,
 }
 
 impl ProxyState {
     /// Upstream pools (connections, passive health) start fresh with each config.
-    pub fn build(config: &ValidatedConfig, bus: Bus) -> Self {
+    pub fn build(config: &ValidatedConfig, bus: Bus, access_log: Arc<dyn AccessLogSink>) -> Self {
         let upstreams: Vec<Arc<UpstreamPool>> = config
             .upstreams
             .iter()
@@ -86,7 +88,7 @@ impl ProxyState {
             trusted_proxies: config.proxy.trusted_proxies.clone(),
             timeouts: config.timeouts.clone(),
             max_request_head_bytes: config.proxy.max_request_head_bytes,
-            access_log: config.log.access_log,
+            access_log: config.log.access_log.then_some(access_log),
             bus,
         }
     }

@@ -13,6 +13,7 @@ use bulwark_config::ValidatedConfig;
 use bulwark_config::telemetry::LogFormat;
 use bulwark_events::{Bus, BusEvent};
 use bulwark_ops::health::Health;
+use bulwark_proxy::access_log::AccessLogSink;
 use bulwark_proxy::{ProxyState, SharedState};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
@@ -33,8 +34,12 @@ pub fn main(config_path: PathBuf, log_format: Option<LogFormat>) -> ExitCode {
     };
     let config = loaded.config;
     let format = log_format.unwrap_or(config.log.format);
-    let _log_guard = match crate::logging::init(format, &config.log.level) {
-        Ok(guard) => guard,
+    // The guard lives until main returns: dropping it flushes queued log lines.
+    let crate::logging::Logging {
+        guard: _log_guard,
+        access_log,
+    } = match crate::logging::init(format, &config.log.level) {
+        Ok(logging) => logging,
         Err(error) => {
             eprintln!("{error:#}");
             return ExitCode::FAILURE;
@@ -43,9 +48,15 @@ pub fn main(config_path: PathBuf, log_format: Option<LogFormat>) -> ExitCode {
     for warning in &loaded.warnings {
         tracing::warn!(key = %warning.path, line = ?warning.line, "Config warning: {}.", warning.message);
     }
-    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    // One worker: a current-thread runtime does the same work without the multi-thread
+    // scheduler's cross-thread wake-ups.
+    let mut runtime = if config.workers == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
     runtime.enable_all();
-    if config.workers > 0 {
+    if config.workers > 1 {
         runtime.worker_threads(config.workers);
     }
     let runtime = match runtime.build() {
@@ -55,7 +66,7 @@ pub fn main(config_path: PathBuf, log_format: Option<LogFormat>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(serve(config_path, config)) {
+    match runtime.block_on(serve(config_path, config, access_log)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(error = format!("{error:#}"), "bulwark stopped.");
@@ -95,7 +106,11 @@ async fn bind(addr: SocketAddr, key: &str) -> anyhow::Result<TcpListener> {
         .with_context(|| format!("cannot listen on {key} = {addr}"))
 }
 
-async fn serve(config_path: PathBuf, config: ValidatedConfig) -> anyhow::Result<()> {
+async fn serve(
+    config_path: PathBuf,
+    config: ValidatedConfig,
+    access_log: Arc<dyn AccessLogSink>,
+) -> anyhow::Result<()> {
     let metrics_handle =
         bulwark_ops::metrics::install().context("cannot install the metrics recorder")?;
     bulwark_proxy::events::describe();
@@ -174,6 +189,7 @@ async fn serve(config_path: PathBuf, config: ValidatedConfig) -> anyhow::Result<
     let shared: SharedState = Arc::new(ArcSwap::from_pointee(ProxyState::build(
         &config,
         bus.clone(),
+        access_log.clone(),
     )));
     let public_addr = public.local_addr()?;
     let draining = CancellationToken::new();
@@ -205,7 +221,7 @@ async fn serve(config_path: PathBuf, config: ValidatedConfig) -> anyhow::Result<
     loop {
         tokio::select! {
             _ = hangup.recv() => {
-                if let Some(next) = reload(&config_path, &current, &shared, &health, &bus, &background) {
+                if let Some(next) = reload(&config_path, &current, &shared, &health, &bus, &background, &access_log) {
                     current = next;
                 }
             }
@@ -257,6 +273,7 @@ fn reload(
     health: &Health,
     bus: &Bus,
     background: &CancellationToken,
+    access_log: &Arc<dyn AccessLogSink>,
 ) -> Option<ValidatedConfig> {
     let loaded = match bulwark_config::load_file(path) {
         Ok(loaded) => loaded,
@@ -286,7 +303,11 @@ fn reload(
         next.demo_listen = current.demo_listen;
         next.workers = current.workers;
     }
-    shared.store(Arc::new(ProxyState::build(&next, bus.clone())));
+    shared.store(Arc::new(ProxyState::build(
+        &next,
+        bus.clone(),
+        access_log.clone(),
+    )));
     health.apply(&next.checks, &next.upstreams, background);
     metrics::counter!(CONFIG_RELOADS, "result" => "success").increment(1);
     mark_config_loaded();

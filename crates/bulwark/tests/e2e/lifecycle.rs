@@ -348,7 +348,6 @@ echo "bad=$bad"
 /// The addresses line tells a supervisor (and this harness) that bulwark is up, so a
 /// signal sent right after it must get the handling it documents (reload, graceful
 /// drain, exit 0), not the default action (for SIGHUP: terminate, exit 129).
-///
 #[test]
 fn a_signal_right_after_the_addresses_line_is_handled() {
     let dir = tempfile::tempdir().unwrap();
