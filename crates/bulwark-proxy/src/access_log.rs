@@ -48,9 +48,9 @@ impl AccessEntry<'_> {
             self.status, self.latency_ms
         );
         push_json_str(out, self.upstream);
-        let _ = write!(
+        let _ = writeln!(
             out,
-            ",\"bytes\":{},\"client_ip\":\"{}\",\"target\":\"bulwark::access\"}}\n",
+            ",\"bytes\":{},\"client_ip\":\"{}\",\"target\":\"bulwark::access\"}}",
             self.bytes, self.client_ip
         );
     }
