@@ -1,0 +1,14 @@
+//! Duration text such as `1h30m` on arbitrary input. Must never panic.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(text) = std::str::from_utf8(data) {
+        bulwark_fuzz_support::duration(text);
+    }
+});
+
+mod bulwark_fuzz_support {
+    include!("../support/config.rs");
+}
