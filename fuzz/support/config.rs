@@ -12,4 +12,3 @@ pub fn config(text: &str) {
 pub fn duration(text: &str) {
     let _ = bulwark_config::duration::parse_duration(text);
 }
-

@@ -9,7 +9,13 @@ pub fn forwarded(data: &[u8]) {
     // Split the input into header values at 0xff bytes.
     let mut parts = data.split(|b| *b == 0xff);
     let mut headers = HeaderMap::new();
-    for name in ["connection", "x-forwarded-for", "x-request-id", "upgrade", "x-forwarded-host"] {
+    for name in [
+        "connection",
+        "x-forwarded-for",
+        "x-request-id",
+        "upgrade",
+        "x-forwarded-host",
+    ] {
         if let Some(value) = parts.next().and_then(|p| HeaderValue::from_bytes(p).ok()) {
             headers.append(name, value);
         }
@@ -17,9 +23,22 @@ pub fn forwarded(data: &[u8]) {
     let trusted = ["10.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()];
     let _ = forwarded::incoming_request_id(&headers);
     let upgrade = forwarded::is_upgrade_request(&headers);
-    let peer = if data.len() % 2 == 0 { "10.1.2.3" } else { "203.0.113.5" };
-    let client = forwarded::set_forwarded(&mut headers, peer.parse().unwrap(), &trusted, "http", Some("example.test"));
-    assert!(headers.contains_key("x-forwarded-for"), "the chain is always set");
+    let peer = if data.len().is_multiple_of(2) {
+        "10.1.2.3"
+    } else {
+        "203.0.113.5"
+    };
+    let client = forwarded::set_forwarded(
+        &mut headers,
+        peer.parse().unwrap(),
+        &trusted,
+        "http",
+        Some("example.test"),
+    );
+    assert!(
+        headers.contains_key("x-forwarded-for"),
+        "the chain is always set"
+    );
     let _ = client;
     forwarded::remove_hop_by_hop(&mut headers, upgrade);
     assert!(!headers.contains_key("keep-alive"));
