@@ -174,6 +174,8 @@ pub enum Rejection {
     RequestHeadTimeout,
     RequestHeadTooLarge,
     Http2PrefaceTimeout,
+    /// hyper could not parse a later request on the connection (it answers 400/431).
+    MalformedRequest,
 }
 
 impl Rejection {
@@ -182,6 +184,7 @@ impl Rejection {
             Rejection::RequestHeadTimeout => "request_head_timeout",
             Rejection::RequestHeadTooLarge => "request_head_too_large",
             Rejection::Http2PrefaceTimeout => "http2_preface_timeout",
+            Rejection::MalformedRequest => "malformed_request",
         };
         metrics::counter!(HTTP_REJECTED, "reason" => reason).increment(1);
         tracing::info!(reason, "Request refused before routing.");

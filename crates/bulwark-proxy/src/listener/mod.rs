@@ -118,6 +118,7 @@ async fn connection(
         Err(HeadError::Closed | HeadError::Io(_)) => return,
     };
     let max_head = state.max_request_head_bytes;
+    let bus = state.bus.clone();
     drop(state);
 
     let activity = Arc::new(AtomicU64::new(0));
@@ -126,7 +127,7 @@ async fn connection(
         scheme: "http",
     };
     let service = service_fn(move |request| handle(shared.clone(), info, request));
-    match start {
+    let served = match start {
         Start::Http1(prefix) => {
             let io = TokioIo::new(PrefixedIo::new(prefix.freeze(), stream, activity.clone()));
             let conn = hyper::server::conn::http1::Builder::new()
@@ -139,14 +140,26 @@ async fn connection(
                 .max_buf_size(max_head.max(8192))
                 .serve_connection(io, service)
                 .with_upgrades();
-            drive(conn, activity, timeouts.idle, shutdown).await;
+            drive(conn, activity, timeouts.idle, shutdown).await
         }
         Start::Http2(prefix) => {
             let io = TokioIo::new(PrefixedIo::new(prefix.freeze(), stream, activity.clone()));
             let conn = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
                 .timer(TokioTimer::new())
                 .serve_connection(io, service);
-            drive(conn, activity, timeouts.idle, shutdown).await;
+            drive(conn, activity, timeouts.idle, shutdown).await
+        }
+    };
+    if let Err(error) = served {
+        if error.is_parse() || error.is_parse_too_large() {
+            // hyper already answered 400/431; count it like the other edge refusals.
+            Rejection::MalformedRequest.record();
+            bus.publish(BusEvent::SecurityViolation {
+                kind: ViolationKind::MalformedRequest,
+                client_ip: peer.ip().to_string(),
+            });
+        } else {
+            tracing::debug!(%error, "Client connection ended with an error.");
         }
     }
 }
@@ -211,7 +224,7 @@ async fn drive<C: GracefulConnection>(
     activity: Arc<AtomicU64>,
     idle: Duration,
     shutdown: CancellationToken,
-) {
+) -> Result<(), hyper::Error> {
     let mut conn = pin!(conn);
     let mut ticker = tokio::time::interval(idle / 4);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -221,12 +234,7 @@ async fn drive<C: GracefulConnection>(
     let mut closing = false;
     loop {
         tokio::select! {
-            result = conn.as_mut() => {
-                if let Err(error) = result {
-                    tracing::debug!(%error, "Client connection ended with an error.");
-                }
-                return;
-            }
+            result = conn.as_mut() => return result,
             _ = shutdown.cancelled(), if !closing => {
                 conn.as_mut().close_gracefully();
                 closing = true;

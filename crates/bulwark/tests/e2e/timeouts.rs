@@ -193,3 +193,29 @@ async fn the_total_timeout_cuts_a_stalled_response_body() {
         "a cut body is an error to the client, never a clean end"
     );
 }
+
+#[tokio::test]
+async fn a_malformed_later_request_is_refused_and_counted() {
+    let upstream = TestUpstream::start().await;
+    let bulwark = Bulwark::start(&config(&upstream.url(), "", ""));
+    // The first head is read by bulwark itself; the second one by hyper.
+    let raw = raw_exchange(
+        bulwark.public,
+        b"GET /status/204 HTTP/1.1\r\nHost: a\r\n\r\nGET /echo HTTP/1.1\r\nHost a-broken-header\r\n\r\n",
+    )
+    .await;
+    assert!(raw.starts_with("HTTP/1.1 204"), "{raw}");
+    assert!(
+        raw.contains("HTTP/1.1 400"),
+        "hyper answers the broken head: {raw}"
+    );
+    assert_eq!(upstream.served(), 1);
+    let counted = crate::support::eventually(Duration::from_secs(5), || async {
+        bulwark
+            .metrics()
+            .await
+            .contains(r#"bulwark_http_rejected_total{reason="malformed_request"} 1"#)
+    })
+    .await;
+    assert!(counted);
+}
