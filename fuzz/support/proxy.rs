@@ -22,7 +22,7 @@ pub fn forwarded(data: &[u8]) {
     }
     let trusted = ["10.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()];
     let _ = forwarded::incoming_request_id(&headers);
-    let upgrade = forwarded::is_upgrade_request(&headers);
+    let upgrade = forwarded::is_websocket_upgrade(&headers);
     let peer = if data.len().is_multiple_of(2) {
         "10.1.2.3"
     } else {
@@ -42,4 +42,11 @@ pub fn forwarded(data: &[u8]) {
     let _ = client;
     forwarded::remove_hop_by_hop(&mut headers, upgrade);
     assert!(!headers.contains_key("keep-alive"));
+    if let Some(path) = parts.next().and_then(|p| std::str::from_utf8(p).ok()) {
+        let _ = bulwark_proxy::target::has_dot_segments(path);
+        if let Ok(mut request) = http::Request::builder().uri(path).body(()) {
+            *request.headers_mut() = headers;
+            let _ = bulwark_proxy::target::normalize_host(&mut request);
+        }
+    }
 }

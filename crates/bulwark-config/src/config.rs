@@ -176,15 +176,15 @@ impl BulwarkConfig {
         let data_dir = PathBuf::from(&self.data_dir);
         let audit_path = self.audit.resolve(&data_dir);
 
+        if self.workers > 1024 {
+            problems.error("workers", "at most 1024 worker threads");
+        }
         if !problems.errors.is_empty() {
             return (None, problems);
         }
         let Some(listen) = listen else {
             return (None, problems);
         };
-        if self.workers > 1024 {
-            problems.error("workers", "at most 1024 worker threads");
-        }
         let config = ValidatedConfig {
             data_dir,
             workers: self.workers,

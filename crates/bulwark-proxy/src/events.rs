@@ -105,9 +105,11 @@ pub enum UpstreamOutcome {
     Timeout,
     ProtocolError,
     NoHealthyTarget,
+    /// The client's request body failed while being sent on.
+    ClientError,
 }
 
-const OUTCOMES: [&str; 9] = [
+const OUTCOMES: [&str; 10] = [
     "1xx",
     "2xx",
     "3xx",
@@ -117,6 +119,7 @@ const OUTCOMES: [&str; 9] = [
     "timeout",
     "protocol_error",
     "no_healthy_target",
+    "client_error",
 ];
 
 pub struct UpstreamMetrics {
@@ -143,6 +146,7 @@ impl UpstreamMetrics {
             UpstreamOutcome::Timeout => 6,
             UpstreamOutcome::ProtocolError => 7,
             UpstreamOutcome::NoHealthyTarget => 8,
+            UpstreamOutcome::ClientError => 9,
         };
         self.requests[index]
             .get_or_init(|| metrics::counter!(UPSTREAM_REQUESTS, "upstream" => self.name.clone(), "outcome" => OUTCOMES[index]))

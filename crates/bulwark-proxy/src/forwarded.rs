@@ -12,6 +12,13 @@ pub static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-h
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+/// Other headers proxies set to describe the client; only trusted peers may send them.
+static CLIENT_DESCRIBING: [HeaderName; 4] = [
+    HeaderName::from_static("x-real-ip"),
+    HeaderName::from_static("x-forwarded-port"),
+    HeaderName::from_static("x-forwarded-prefix"),
+    HeaderName::from_static("x-forwarded-server"),
+];
 
 /// Removes the headers that describe one connection and must not cross the proxy:
 /// the fixed list plus every header the `Connection` header names. On an upgrade
@@ -48,9 +55,16 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
     }
 }
 
-/// True when the request asks to switch protocols (WebSocket).
-pub fn is_upgrade_request(headers: &HeaderMap) -> bool {
-    headers.contains_key(header::UPGRADE)
+/// True when the request asks to switch to WebSocket, the one upgrade passed through;
+/// any other (`h2c`, ...) is stripped as a hop-by-hop header, so a backend can never
+/// hand the client a tunnel past routing.
+pub fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::UPGRADE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case("websocket"))
         && headers
             .get_all(header::CONNECTION)
             .iter()
@@ -99,6 +113,9 @@ pub fn set_forwarded(
         headers.remove(&X_FORWARDED_PROTO);
         headers.remove(&X_FORWARDED_HOST);
         headers.remove(header::FORWARDED);
+        for name in &CLIENT_DESCRIBING {
+            headers.remove(name);
+        }
     }
     chain.push(peer);
     let client = chain
@@ -173,7 +190,9 @@ mod tests {
     #[test]
     fn upgrades_keep_their_pair() {
         let mut h = headers(&[("connection", "Upgrade"), ("upgrade", "websocket")]);
-        assert!(is_upgrade_request(&h));
+        assert!(is_websocket_upgrade(&h));
+        let h2c = headers(&[("connection", "Upgrade"), ("upgrade", "h2c")]);
+        assert!(!is_websocket_upgrade(&h2c));
         remove_hop_by_hop(&mut h, true);
         assert_eq!(h["connection"], "upgrade");
         assert_eq!(h["upgrade"], "websocket");
@@ -185,6 +204,7 @@ mod tests {
             ("x-forwarded-for", "1.2.3.4"),
             ("x-forwarded-proto", "https"),
             ("x-forwarded-host", "evil.example"),
+            ("x-real-ip", "1.2.3.4"),
         ]);
         let peer: IpAddr = "203.0.113.9".parse().unwrap();
         let client = set_forwarded(&mut h, peer, &[], "http", Some("app.example"));
@@ -192,6 +212,7 @@ mod tests {
         assert_eq!(h["x-forwarded-for"], "203.0.113.9");
         assert_eq!(h["x-forwarded-proto"], "http");
         assert_eq!(h["x-forwarded-host"], "app.example");
+        assert!(!h.contains_key("x-real-ip"));
     }
 
     #[test]

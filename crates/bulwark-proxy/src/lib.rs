@@ -16,6 +16,7 @@ pub mod proxy;
 pub mod router;
 pub mod service;
 pub mod state;
+pub mod target;
 pub mod upstream;
 
 pub use listener::serve;

@@ -7,6 +7,12 @@ use http::{HeaderValue, Response, StatusCode, header};
 /// The error kinds a client of the public listener can see.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Problem {
+    /// Host missing, repeated, or not a valid authority.
+    BadHost,
+    /// The path has `.` or `..` segments.
+    BadPath,
+    /// The client's request body broke off or was malformed mid-stream.
+    BadRequestBody,
     NoRoute,
     RequestHeadTimeout,
     RequestHeadTooLarge,
@@ -18,6 +24,9 @@ pub enum Problem {
 impl Problem {
     pub fn status(self) -> StatusCode {
         match self {
+            Problem::BadHost | Problem::BadPath | Problem::BadRequestBody => {
+                StatusCode::BAD_REQUEST
+            }
             Problem::NoRoute => StatusCode::NOT_FOUND,
             Problem::RequestHeadTimeout => StatusCode::REQUEST_TIMEOUT,
             Problem::RequestHeadTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
@@ -29,6 +38,15 @@ impl Problem {
 
     fn slug_and_detail(self) -> (&'static str, &'static str) {
         match self {
+            Problem::BadHost => (
+                "bad-host",
+                "The Host header is missing, repeated, or conflicts with the request target.",
+            ),
+            Problem::BadPath => ("bad-path", "The path contains '.' or '..' segments."),
+            Problem::BadRequestBody => (
+                "bad-request-body",
+                "The request body could not be read completely.",
+            ),
             Problem::NoRoute => ("no-route", "No route matches this request."),
             Problem::RequestHeadTimeout => (
                 "request-head-timeout",

@@ -1,5 +1,6 @@
-//! One request through the public listener: request id, forwarded headers, route
-//! match, the route's action, then the access log (written when the body ends).
+//! One request through the public listener: request id, hop-by-hop headers, the
+//! request target checked (Host, dot segments), forwarded headers, route match, the
+//! route's action, then the access log (written when the body ends).
 //!
 //! Policies (limits, auth, signatures) will slot in between the route match and the
 //! action, in the order DESIGN.md fixes; today a route goes straight to its action.
@@ -10,15 +11,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use http::{HeaderValue, Request, Response};
+use bulwark_events::{BusEvent, ViolationKind};
+use http::{HeaderValue, Request, Response, Version, header};
 use hyper::body::Incoming;
 
-use crate::events::RequestLog;
-use crate::forwarded::{X_REQUEST_ID, incoming_request_id, set_forwarded};
+use crate::events::{Rejection, RequestLog};
+use crate::forwarded::{
+    X_REQUEST_ID, incoming_request_id, is_websocket_upgrade, remove_hop_by_hop, set_forwarded,
+};
 use crate::problem::Problem;
 use crate::proxy::{self, ResponseBody};
 use crate::router::{self, request_host};
 use crate::state::{ProxyState, RouteAction, SharedState};
+use crate::target::{has_dot_segments, normalize_host};
 
 /// Facts about the client connection a request arrived on.
 #[derive(Clone, Copy, Debug)]
@@ -35,25 +40,42 @@ pub async fn handle(
     let start = Instant::now();
     let state: Arc<ProxyState> = shared.load_full();
     let request_id = incoming_request_id(request.headers()).unwrap_or_else(new_request_id);
+
+    // Hop-by-hop headers go first, before bulwark adds its own: a client must not be
+    // able to name `X-Forwarded-For` or `X-Request-Id` in `Connection` and have bulwark
+    // strip what it just set.
+    let upgrade = request.version() == Version::HTTP_11 && is_websocket_upgrade(request.headers());
+    remove_hop_by_hop(request.headers_mut(), upgrade);
+    let target_problem = normalize_host(&mut request)
+        .err()
+        .or_else(|| has_dot_segments(request.uri().path()).then_some(Problem::BadPath));
+    let host_with_port = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let host = request_host(&request).map(str::to_ascii_lowercase);
     let client_ip = set_forwarded(
         request.headers_mut(),
         conn.peer.ip(),
         &state.trusted_proxies,
         conn.scheme,
-        host.as_deref(),
+        host_with_port.as_deref(),
     );
     request
         .headers_mut()
         .insert(X_REQUEST_ID.clone(), request_id.clone());
 
-    let matched = router::find(
-        state.routes.iter().map(|r| &r.matcher),
-        host.as_deref(),
-        request.uri().path(),
-        request.method(),
-    )
-    .map(|i| &state.routes[i]);
+    let matched = match target_problem {
+        Some(_) => None,
+        None => router::find(
+            state.routes.iter().map(|r| &r.matcher),
+            host.as_deref(),
+            request.uri().path(),
+            request.method(),
+        )
+        .map(|i| &state.routes[i]),
+    };
     let mut log = RequestLog {
         start,
         request_id: request_id.clone(),
@@ -67,14 +89,32 @@ pub async fn handle(
         access_log: state.access_log.clone(),
     };
 
-    let result = match matched.map(|r| &r.action) {
-        None => Err(Problem::NoRoute),
-        Some(RouteAction::Proxy {
-            upstream,
-            strip_prefix,
-        }) => {
-            let forwarded =
-                proxy::forward(upstream, strip_prefix.as_deref(), request, &state.bus).await;
+    let result = match (target_problem, matched.map(|r| &r.action)) {
+        (Some(problem), _) => {
+            Rejection::MalformedRequest.record();
+            state.bus.publish(BusEvent::SecurityViolation {
+                kind: ViolationKind::MalformedRequest,
+                client_ip: client_ip.to_string(),
+            });
+            Err(problem)
+        }
+        (None, None) => Err(Problem::NoRoute),
+        (
+            None,
+            Some(RouteAction::Proxy {
+                upstream,
+                strip_prefix,
+            }),
+        ) => {
+            let forwarded = proxy::forward(
+                upstream,
+                strip_prefix.as_deref(),
+                request,
+                upgrade,
+                state.timeouts.idle,
+                &state.bus,
+            )
+            .await;
             log.upstream = forwarded.target;
             forwarded.response
         }

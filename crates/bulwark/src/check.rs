@@ -6,6 +6,14 @@ use std::process::ExitCode;
 pub fn run(path: &Path) -> ExitCode {
     match bulwark_config::load_file(path) {
         Ok(loaded) => {
+            // The filter syntax belongs to the logging library; `run` would refuse it.
+            if let Err(error) = tracing_subscriber::EnvFilter::try_new(&loaded.config.log.level) {
+                eprintln!(
+                    "config file {}: log.level: not a valid filter ({error})",
+                    path.display()
+                );
+                return ExitCode::FAILURE;
+            }
             for warning in &loaded.warnings {
                 eprintln!("warning: {}:{warning}", path.display());
             }

@@ -45,9 +45,6 @@ pub fn main(config_path: PathBuf, log_format: Option<LogFormat>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    for warning in &loaded.warnings {
-        tracing::warn!(key = %warning.path, line = ?warning.line, "Config warning: {}.", warning.message);
-    }
     // One worker: a current-thread runtime does the same work without the multi-thread
     // scheduler's cross-thread wake-ups.
     let mut runtime = if config.workers == 1 {
@@ -66,7 +63,7 @@ pub fn main(config_path: PathBuf, log_format: Option<LogFormat>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(serve(config_path, config, access_log)) {
+    match runtime.block_on(serve(config_path, config, loaded.warnings, access_log)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(error = format!("{error:#}"), "bulwark stopped.");
@@ -109,6 +106,7 @@ async fn bind(addr: SocketAddr, key: &str) -> anyhow::Result<TcpListener> {
 async fn serve(
     config_path: PathBuf,
     config: ValidatedConfig,
+    warnings: Vec<bulwark_config::Problem>,
     access_log: Arc<dyn AccessLogSink>,
 ) -> anyhow::Result<()> {
     let metrics_handle =
@@ -212,6 +210,8 @@ async fn serve(
         "{}",
         serde_json::json!({ "listening": { "public": public_addr, "ops": ops_addr, "demo": demo_addr } })
     );
+    // Warnings go after the addresses line, which must stay the first line on stdout.
+    log_warnings(&warnings);
     tracing::info!(public = %public_addr, ops = %ops_addr, "bulwark started.");
     bus.publish(BusEvent::Started {
         version: env!("CARGO_PKG_VERSION").to_string(),
@@ -257,6 +257,12 @@ async fn serve(
     Ok(())
 }
 
+fn log_warnings(warnings: &[bulwark_config::Problem]) {
+    for warning in warnings {
+        tracing::warn!(key = %warning.path, line = ?warning.line, "Config warning: {}.", warning.message);
+    }
+}
+
 fn mark_config_loaded() {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -288,9 +294,7 @@ fn reload(
             return None;
         }
     };
-    for warning in &loaded.warnings {
-        tracing::warn!(key = %warning.path, line = ?warning.line, "Config warning: {}.", warning.message);
-    }
+    log_warnings(&loaded.warnings);
     let mut next = loaded.config;
     if next.listen != current.listen
         || next.demo_listen != current.demo_listen

@@ -53,10 +53,11 @@ pub async fn serve(
     }
 }
 
-struct ConnectionGauge;
+/// Counts a client connection in `bulwark_open_connections` while alive.
+pub(crate) struct ConnectionGauge;
 
 impl ConnectionGauge {
-    fn open() -> Self {
+    pub(crate) fn open() -> Self {
         open_connections().increment(1.0);
         Self
     }
@@ -217,8 +218,11 @@ where
     }
 }
 
-/// Runs the connection; closes it gracefully on shutdown, or once no byte has moved
-/// either way for `idle` (checked four times per period, so it closes within 1.25×).
+/// Runs the connection. On shutdown, or once no byte has moved either way for `idle`
+/// (checked four times per period, so within 1.25x), it is asked to close gracefully,
+/// which lets in-flight requests finish. A connection that then stays silent for
+/// another `idle` is dropped: a client that stops reading stalls hyper's writes, and
+/// a graceful close would wait for it forever.
 async fn drive<C: GracefulConnection>(
     conn: C,
     activity: Arc<AtomicU64>,
@@ -238,19 +242,26 @@ async fn drive<C: GracefulConnection>(
             _ = shutdown.cancelled(), if !closing => {
                 conn.as_mut().close_gracefully();
                 closing = true;
+                quiet_ticks = 0;
             }
-            _ = ticker.tick(), if !closing => {
+            _ = ticker.tick() => {
                 let now = activity.load(Ordering::Relaxed);
-                if now == last_seen {
-                    quiet_ticks += 1;
-                    if quiet_ticks >= 4 {
-                        conn.as_mut().close_gracefully();
-                        closing = true;
-                    }
-                } else {
+                if now != last_seen {
                     quiet_ticks = 0;
                     last_seen = now;
+                    continue;
                 }
+                quiet_ticks += 1;
+                if quiet_ticks < 4 {
+                    continue;
+                }
+                if closing {
+                    tracing::debug!("Dropping a connection that stayed silent while closing.");
+                    return Ok(());
+                }
+                conn.as_mut().close_gracefully();
+                closing = true;
+                quiet_ticks = 0;
             }
         }
     }

@@ -5,17 +5,21 @@
 mod body;
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
 
 use http::uri::{PathAndQuery, Uri};
-use http::{Request, Response, StatusCode, Version, header};
+use http::{Request, Response, StatusCode, Version};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 
 pub use body::{BoxError, ResponseBody, TotalTimeout};
 
 use crate::events::UpstreamOutcome;
-use crate::forwarded::{is_upgrade_request, remove_hop_by_hop};
+use crate::forwarded::remove_hop_by_hop;
+use crate::listener::{ConnectionGauge, PrefixedIo};
 use crate::problem::Problem;
 use crate::upstream::UpstreamPool;
 use bulwark_events::Bus;
@@ -27,11 +31,14 @@ pub struct Forwarded {
 }
 
 /// Forwards `request`, whose headers the caller has already rewritten for the hop
-/// (forwarded headers, request id), to the next available target of `pool`.
+/// (hop-by-hop removed, Host checked, forwarded headers, request id), to the next
+/// available target of `pool`. `upgrade` is a WebSocket upgrade to pass through.
 pub async fn forward(
     pool: &UpstreamPool,
     strip_prefix: Option<&str>,
     mut request: Request<Incoming>,
+    upgrade: bool,
+    tunnel_idle: Duration,
     bus: &Bus,
 ) -> Forwarded {
     let Some(index) = pool.pick(Instant::now()) else {
@@ -44,16 +51,7 @@ pub async fn forward(
     let target = &pool.targets[index];
     let label: Arc<str> = Arc::from(target.label.as_str());
 
-    let upgrade = request.version() == Version::HTTP_11 && is_upgrade_request(request.headers());
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut request));
-    remove_hop_by_hop(request.headers_mut(), upgrade);
-    if !request.headers().contains_key(header::HOST)
-        && let Some(authority) = request.uri().authority()
-        && let Ok(value) = header::HeaderValue::from_str(authority.as_str())
-    {
-        // HTTP/2 clients send :authority instead of Host; apps expect Host.
-        request.headers_mut().insert(header::HOST, value);
-    }
     *request.uri_mut() = upstream_uri(request.uri(), target, strip_prefix);
     *request.version_mut() = Version::HTTP_11;
 
@@ -62,16 +60,27 @@ pub async fn forward(
     let result = tokio::time::timeout_at(deadline, pool.client.request(request)).await;
     let mut response = match result {
         Err(_elapsed) => {
-            pool.record_failure(index, Instant::now(), bus);
+            pool.record_failure(index, started, bus);
             pool.metrics.record(UpstreamOutcome::Timeout, Some(started));
-            tracing::warn!(upstream = %pool.name, target = %label, "Upstream timed out.");
+            tracing::warn!(upstream = %pool.name, upstream_target = %label, "Upstream timed out.");
             return Forwarded {
                 response: Err(Problem::GatewayTimeout),
                 target: Some(label),
             };
         }
+        Ok(Err(error)) if is_client_body_error(&error) => {
+            // The client's own body broke (bad chunking, reset mid-upload): not the
+            // target's fault, so passive health is left alone.
+            pool.metrics
+                .record(UpstreamOutcome::ClientError, Some(started));
+            tracing::info!(upstream = %pool.name, "Request body from the client failed mid-stream.");
+            return Forwarded {
+                response: Err(Problem::BadRequestBody),
+                target: Some(label),
+            };
+        }
         Ok(Err(error)) => {
-            pool.record_failure(index, Instant::now(), bus);
+            pool.record_failure(index, started, bus);
             // A connect that timed out is a timeout to the client (504, as nginx);
             // refused or reset connections are a bad gateway (502).
             let (outcome, problem) = if error.is_connect() && has_timed_out(&error) {
@@ -82,7 +91,7 @@ pub async fn forward(
                 (UpstreamOutcome::ProtocolError, Problem::BadGateway)
             };
             pool.metrics.record(outcome, Some(started));
-            tracing::warn!(upstream = %pool.name, target = %label, error = %ErrorChain(&error), "Upstream request failed.");
+            tracing::warn!(upstream = %pool.name, upstream_target = %label, error = %ErrorChain(&error), "Upstream request failed.");
             return Forwarded {
                 response: Err(problem),
                 target: Some(label),
@@ -90,7 +99,7 @@ pub async fn forward(
         }
         Ok(Ok(response)) => response,
     };
-    pool.record_success(index, bus);
+    pool.record_success(index, started, bus);
     pool.metrics
         .record(UpstreamOutcome::Status(response.status()), Some(started));
 
@@ -98,7 +107,11 @@ pub async fn forward(
     remove_hop_by_hop(response.headers_mut(), switching);
     if switching {
         match client_upgrade {
-            Some(client_upgrade) => tunnel(client_upgrade, hyper::upgrade::on(&mut response)),
+            Some(client_upgrade) => tunnel(
+                client_upgrade,
+                hyper::upgrade::on(&mut response),
+                tunnel_idle,
+            ),
             // An upstream must not switch protocols nobody asked for.
             None => {
                 return Forwarded {
@@ -143,8 +156,10 @@ fn upstream_uri(
         .unwrap_or_else(|_| Uri::from_static("/"))
 }
 
-/// Copies bytes both ways between the upgraded client and upstream connections.
-fn tunnel(client: hyper::upgrade::OnUpgrade, upstream: hyper::upgrade::OnUpgrade) {
+/// Copies bytes both ways between the upgraded client and upstream connections, until
+/// either side closes or nothing has moved for `idle`. Counted as an open connection:
+/// hyper's connection task ends when the upgrade happens.
+fn tunnel(client: hyper::upgrade::OnUpgrade, upstream: hyper::upgrade::OnUpgrade, idle: Duration) {
     tokio::spawn(async move {
         let (client, upstream) = match tokio::try_join!(client, upstream) {
             Ok(pair) => pair,
@@ -153,12 +168,54 @@ fn tunnel(client: hyper::upgrade::OnUpgrade, upstream: hyper::upgrade::OnUpgrade
                 return;
             }
         };
-        let mut client = TokioIo::new(client);
-        let mut upstream = TokioIo::new(upstream);
-        if let Err(error) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
-            tracing::debug!(%error, "Upgraded connection ended with an error.");
+        let _gauge = ConnectionGauge::open();
+        let activity = Arc::new(AtomicU64::new(0));
+        let mut client = PrefixedIo::new(Bytes::new(), TokioIo::new(client), activity.clone());
+        let mut upstream = PrefixedIo::new(Bytes::new(), TokioIo::new(upstream), activity.clone());
+        let copy = tokio::io::copy_bidirectional(&mut client, &mut upstream);
+        tokio::select! {
+            result = copy => {
+                if let Err(error) = result {
+                    tracing::debug!(%error, "Upgraded connection ended with an error.");
+                }
+            }
+            () = silent_for(&activity, idle) => {
+                tracing::debug!("Closing an upgraded connection idle for too long.");
+            }
         }
     });
+}
+
+/// Resolves once `activity` has not changed for `idle` (checked four times per period).
+async fn silent_for(activity: &AtomicU64, idle: Duration) {
+    let mut ticker = tokio::time::interval(idle / 4);
+    ticker.tick().await;
+    let mut last_seen = activity.load(Ordering::Relaxed);
+    let mut quiet_ticks = 0;
+    while quiet_ticks < 4 {
+        ticker.tick().await;
+        let now = activity.load(Ordering::Relaxed);
+        if now == last_seen {
+            quiet_ticks += 1;
+        } else {
+            quiet_ticks = 0;
+            last_seen = now;
+        }
+    }
+}
+
+/// hyper reports a failing request body as a "user" error: the body is the client's.
+fn is_client_body_error(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(error);
+    while let Some(e) = source {
+        if e.downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_user)
+        {
+            return true;
+        }
+        source = e.source();
+    }
+    false
 }
 
 fn has_timed_out(error: &(dyn std::error::Error + 'static)) -> bool {

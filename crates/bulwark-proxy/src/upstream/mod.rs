@@ -81,15 +81,20 @@ impl UpstreamPool {
             .find(|&i| self.health(i).is_available(now))
     }
 
-    pub fn record_success(&self, index: usize, bus: &Bus) {
-        let transition = self.health(index).record_success();
+    /// `started` is when the request was sent.
+    pub fn record_success(&self, index: usize, started: Instant, bus: &Bus) {
+        let transition = self.health(index).record_success(started);
         self.announce(index, transition, bus);
     }
 
-    pub fn record_failure(&self, index: usize, now: Instant, bus: &Bus) {
-        let transition = self
-            .health(index)
-            .record_failure(now, self.max_failures, self.cooldown);
+    /// `started` is when the request was sent.
+    pub fn record_failure(&self, index: usize, started: Instant, bus: &Bus) {
+        let transition = self.health(index).record_failure(
+            started,
+            Instant::now(),
+            self.max_failures,
+            self.cooldown,
+        );
         self.announce(index, transition, bus);
     }
 
@@ -108,11 +113,11 @@ impl UpstreamPool {
         match transition {
             None => {}
             Some(Transition::Ejected) => {
-                tracing::warn!(upstream = %upstream, target = %target, "Upstream target ejected.");
+                tracing::warn!(upstream = %upstream, upstream_target = %target, "Upstream target ejected.");
                 bus.publish(BusEvent::UpstreamTargetEjected { upstream, target });
             }
             Some(Transition::Restored) => {
-                tracing::info!(upstream = %upstream, target = %target, "Upstream target restored.");
+                tracing::info!(upstream = %upstream, upstream_target = %target, "Upstream target restored.");
                 bus.publish(BusEvent::UpstreamTargetRestored { upstream, target });
             }
         }

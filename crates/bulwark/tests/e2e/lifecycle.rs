@@ -188,19 +188,28 @@ fn spawn_request(
 async fn sigterm_lets_the_in_flight_request_finish_then_exits_zero() {
     let upstream = TestUpstream::start().await;
     let mut bulwark = Bulwark::start(&routed_to(&upstream, &upstream, "a", ""));
-    let request = spawn_request(&bulwark, "/slow/800");
+    // The upstream holds the body until the gate opens, so the request is certainly
+    // still in flight when TERM arrives.
+    let request = spawn_request(&bulwark, "/gated/131072");
     assert!(
         eventually(SOON, || async { upstream.served() == 1 }).await,
-        "the slow request never reached the upstream"
+        "the request never reached the upstream"
     );
 
     bulwark.signal("TERM");
+    assert!(bulwark.wait_for_output("Shutting down", SOON));
+    assert!(
+        bulwark.wait_exit(Duration::from_millis(1)).is_none(),
+        "bulwark must wait for the in-flight request"
+    );
+    upstream.open_gate();
     let answered = tokio::time::timeout(SOON, request)
         .await
         .expect("the in-flight request finishes within the drain")
         .expect("request task")
         .expect("the in-flight request is answered, not cut off");
-    assert_eq!(answered, (200, "slow done".to_string()));
+    assert_eq!(answered.0, 200);
+    assert_eq!(answered.1.len(), 131072, "the whole body arrived");
     let status = bulwark
         .wait_exit(SOON)
         .unwrap_or_else(|| panic!("bulwark did not exit; output:\n{}", bulwark.output()));

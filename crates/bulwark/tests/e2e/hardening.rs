@@ -1,0 +1,202 @@
+//! Hostile or broken clients: what they may not do to the headers bulwark sets, to the
+//! targets' health, to routing, or to bulwark's connections.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+use crate::support::{Bulwark, TestUpstream, eventually, raw_exchange};
+
+fn config(upstream: &TestUpstream, extra: &str) -> String {
+    format!(
+        r#"
+{extra}
+[[upstreams]]
+name = "app"
+targets = ["{}"]
+passive_health = {{ max_failures = 1, cooldown = "1m" }}
+
+[[routes]]
+name = "public"
+path_prefix = "/echo"
+upstream = "app"
+
+[[routes]]
+name = "admin"
+path_prefix = "/admin"
+methods = ["GET"]
+upstream = "app"
+"#,
+        upstream.url()
+    )
+}
+
+fn body_of(raw: &str) -> serde_json::Value {
+    let (_, body) = raw.split_once("\r\n\r\n").expect("a response");
+    serde_json::from_str(body).expect("json body")
+}
+
+#[tokio::test]
+async fn connection_cannot_name_the_headers_bulwark_sets() {
+    let upstream = TestUpstream::start().await;
+    let bulwark = Bulwark::start(&config(&upstream, ""));
+    let raw = raw_exchange(
+        bulwark.public,
+        b"GET /echo HTTP/1.1\r\nHost: t\r\nConnection: close, x-forwarded-for, x-request-id, x-forwarded-proto\r\n\r\n",
+    )
+    .await;
+    let echoed = body_of(&raw);
+    assert_eq!(echoed["headers"]["x-forwarded-for"], "127.0.0.1");
+    assert_eq!(echoed["headers"]["x-forwarded-proto"], "http");
+    assert!(echoed["headers"]["x-request-id"].is_string());
+}
+
+#[tokio::test]
+async fn a_broken_request_body_is_the_clients_fault_not_the_targets() {
+    let upstream = TestUpstream::start().await;
+    let bulwark = Bulwark::start(&config(&upstream, ""));
+    for _ in 0..3 {
+        let raw = raw_exchange(
+            bulwark.public,
+            b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\nZZ\r\n",
+        )
+        .await;
+        assert!(raw.is_empty() || raw.starts_with("HTTP/1.1 400"), "{raw}");
+    }
+    // The only target was not ejected (max_failures = 1): normal traffic still flows.
+    let resp = reqwest::get(bulwark.url("/echo")).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(!bulwark.output().contains("Upstream target ejected."));
+}
+
+#[tokio::test]
+async fn a_stalled_reader_of_a_large_body_is_dropped_after_the_idle_timeout() {
+    let upstream = TestUpstream::start().await;
+    let bulwark = Bulwark::start(&format!(
+        r#"
+[timeouts]
+idle = "300ms"
+[[upstreams]]
+name = "app"
+targets = ["{}"]
+timeout = "1m"
+[[routes]]
+name = "app"
+upstream = "app"
+"#,
+        upstream.url()
+    ));
+    let mut stalled = TcpStream::connect(bulwark.public).await.unwrap();
+    // Asks for far more than the socket buffers hold, then never reads.
+    stalled
+        .write_all(b"GET /bytes/200000000 HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await
+        .unwrap();
+    assert!(eventually(Duration::from_secs(5), || async { upstream.served() == 1 }).await);
+    let closed = eventually(Duration::from_secs(10), || async {
+        bulwark
+            .metrics()
+            .await
+            .contains("bulwark_open_connections 0\n")
+    })
+    .await;
+    assert!(
+        closed,
+        "a client that never reads must not hold a connection forever"
+    );
+    drop(stalled);
+}
+
+#[tokio::test]
+async fn the_routed_host_is_the_host_the_app_sees() {
+    let upstream = TestUpstream::start().await;
+    let bulwark = Bulwark::start(&config(&upstream, ""));
+    let raw = raw_exchange(
+        bulwark.public,
+        b"GET http://other.test/echo HTTP/1.1\r\nHost: public.test\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    let echoed = body_of(&raw);
+    assert_eq!(echoed["headers"]["host"], "other.test");
+    assert_eq!(echoed["headers"]["x-forwarded-host"], "other.test");
+
+    for request in [
+        &b"GET /echo HTTP/1.1\r\nHost: a.test\r\nHost: b.test\r\nConnection: close\r\n\r\n"[..],
+        &b"GET /echo HTTP/1.1\r\nConnection: close\r\n\r\n"[..],
+    ] {
+        let raw = raw_exchange(bulwark.public, request).await;
+        assert!(raw.starts_with("HTTP/1.1 400"), "{raw}");
+        assert_eq!(
+            body_of(&raw)["type"],
+            "https://bulwark.dev/problems/bad-host"
+        );
+    }
+    assert_eq!(upstream.served(), 1);
+}
+
+#[tokio::test]
+async fn dot_segments_cannot_reach_past_a_route() {
+    let upstream = TestUpstream::start().await;
+    let bulwark = Bulwark::start(&config(&upstream, ""));
+    let client = reqwest::Client::new();
+    for path in ["/echo/../admin/users/1", "/echo/%2e%2e/admin/users/1"] {
+        let raw = raw_exchange(
+            bulwark.public,
+            format!("DELETE {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await;
+        assert!(raw.starts_with("HTTP/1.1 400"), "{path}: {raw}");
+    }
+    assert_eq!(upstream.served(), 0);
+    let resp = client
+        .delete(bulwark.url("/admin/users/1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404, "DELETE is not routed to /admin");
+    let scrape = bulwark.metrics().await;
+    assert!(
+        scrape.contains(r#"bulwark_http_rejected_total{reason="malformed_request"} 2"#),
+        "{scrape}"
+    );
+}
+
+#[tokio::test]
+async fn only_websocket_upgrades_pass_and_idle_tunnels_close() {
+    let upstream = TestUpstream::start().await;
+    let bulwark = Bulwark::start(&format!(
+        r#"
+[timeouts]
+idle = "300ms"
+[[upstreams]]
+name = "app"
+targets = ["{}"]
+[[routes]]
+name = "app"
+upstream = "app"
+"#,
+        upstream.url()
+    ));
+    let raw = raw_exchange(
+        bulwark.public,
+        b"GET /echo HTTP/1.1\r\nHost: t\r\nConnection: Upgrade, close\r\nUpgrade: h2c\r\n\r\n",
+    )
+    .await;
+    let echoed = body_of(&raw);
+    assert!(echoed["headers"].get("upgrade").is_none(), "{echoed}");
+
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", bulwark.public))
+        .await
+        .expect("handshake");
+    let ended = tokio::time::timeout(Duration::from_secs(10), ws.next()).await;
+    let ended = ended.expect("an idle tunnel is closed after the idle timeout");
+    assert!(
+        !matches!(
+            ended,
+            Some(Ok(tokio_tungstenite::tungstenite::Message::Text(_)))
+        ),
+        "no data was sent, so the only thing to arrive is the end: {ended:?}"
+    );
+}
