@@ -49,18 +49,15 @@ pub async fn handle(
     let target_problem = normalize_host(&mut request)
         .err()
         .or_else(|| has_dot_segments(request.uri().path()).then_some(Problem::BadPath));
-    let host_with_port = request
-        .headers()
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    // A cheap clone (shared bytes), so the value can be read while headers change.
+    let host_with_port = request.headers().get(header::HOST).cloned();
     let host = request_host(&request).map(str::to_ascii_lowercase);
     let client_ip = set_forwarded(
         request.headers_mut(),
         conn.peer.ip(),
         &state.trusted_proxies,
         conn.scheme,
-        host_with_port.as_deref(),
+        host_with_port.as_ref().and_then(|v| v.to_str().ok()),
     );
     request
         .headers_mut()

@@ -30,10 +30,32 @@ pub fn normalize_host<B>(request: &mut Request<B>) -> Result<(), Problem> {
 /// that normalise paths would serve `/public/../admin` as `/admin`, past a route that
 /// matched `/public`; such paths are refused rather than guessed at.
 pub fn has_dot_segments(path: &str) -> bool {
-    path.split('/').any(|segment| {
-        let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
-        decoded == "." || decoded == ".."
-    })
+    // Most paths have neither '.' nor '%': answer without looking at segments.
+    if !path.bytes().any(|b| b == b'.' || b == b'%') {
+        return false;
+    }
+    path.split('/').any(is_dot_segment)
+}
+
+/// `.`, `..`, or the same with dots written as `%2e` / `%2E`.
+fn is_dot_segment(segment: &str) -> bool {
+    let bytes = segment.as_bytes();
+    let mut dots = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'.' {
+            i += 1;
+        } else if bytes[i] == b'%'
+            && bytes.get(i + 1) == Some(&b'2')
+            && bytes.get(i + 2).is_some_and(|b| b | 0x20 == b'e')
+        {
+            i += 3;
+        } else {
+            return false;
+        }
+        dots += 1;
+    }
+    dots == 1 || dots == 2
 }
 
 #[cfg(test)]
