@@ -154,8 +154,14 @@ direct=$(collect direct); nginx=$(collect nginx); bw=$(collect bulwark)
 loaded_rss=$(rss_kb "$bulwark_pid")
 access_lines=$(grep -c '"bulwark::access"' "$work/bulwark-access.log" || true)
 
+ratios=()
+for r in $(seq 1 "$ROUNDS"); do
+  ratios+=("$(awk -v a="${rps[bulwark,$r]}" -v b="${rps[nginx,$r]}" 'BEGIN {print a / b}')")
+done
+
 echo
 printf "median req/s: direct %.0f, nginx %.0f, bulwark %.0f\n" "$direct" "$nginx" "$bw"
-printf "ratio bulwark/nginx: %.3f\n" "$(awk -v a="$bw" -v b="$nginx" 'BEGIN {print a / b}')"
+printf "ratio bulwark/nginx: %.3f (of the medians); per round: %s; median per-round %.3f\n" \
+  "$(awk -v a="$bw" -v b="$nginx" 'BEGIN {print a / b}')" "${ratios[*]}" "$(median "${ratios[@]}")"
 printf "bulwark RSS: idle %.1f MB, after load %.1f MB\n" "$(awk -v k="$idle_rss" 'BEGIN {print k/1024}')" "$(awk -v k="$loaded_rss" 'BEGIN {print k/1024}')"
 echo "bulwark access log lines: $access_lines"

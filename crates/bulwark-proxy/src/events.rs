@@ -207,7 +207,8 @@ pub struct RequestLog {
     pub request_id: HeaderValue,
     pub route: Arc<RouteMetrics>,
     pub method: Method,
-    pub path: String,
+    /// The request target as received (a cheap clone); the log shows only its path.
+    pub uri: http::Uri,
     pub client_ip: IpAddr,
     pub status: StatusCode,
     pub upstream: Option<Arc<str>>,
@@ -226,7 +227,7 @@ impl Drop for RequestLog {
                 request_id: self.request_id.to_str().unwrap_or("-"),
                 route: &self.route.name,
                 method: self.method.as_str(),
-                path: &self.path,
+                path: self.uri.path(),
                 status: self.status.as_u16(),
                 latency_ms: elapsed.as_secs_f64() * 1000.0,
                 upstream: self.upstream.as_deref().unwrap_or("-"),

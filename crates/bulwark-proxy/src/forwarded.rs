@@ -99,16 +99,31 @@ pub fn set_forwarded(
     host: Option<&str>,
 ) -> IpAddr {
     let peer = canonical(peer);
-    let from_trusted = is_trusted(peer, trusted);
-    let mut chain: Vec<IpAddr> = Vec::new();
-    if from_trusted {
-        chain = headers
+    let client = if is_trusted(peer, trusted) {
+        let mut chain: Vec<IpAddr> = headers
             .get_all(&X_FORWARDED_FOR)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
             .filter_map(|s| s.trim().parse().ok())
             .collect();
+        chain.push(peer);
+        let joined = chain
+            .iter()
+            .map(IpAddr::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        headers.remove(&X_FORWARDED_FOR);
+        if let Ok(value) = HeaderValue::from_str(&joined) {
+            headers.insert(X_FORWARDED_FOR.clone(), value);
+        }
+        chain
+            .iter()
+            .rev()
+            .find(|ip| !is_trusted(**ip, trusted))
+            .or(chain.first())
+            .copied()
+            .unwrap_or(peer)
     } else {
         headers.remove(&X_FORWARDED_PROTO);
         headers.remove(&X_FORWARDED_HOST);
@@ -116,24 +131,19 @@ pub fn set_forwarded(
         for name in &CLIENT_DESCRIBING {
             headers.remove(name);
         }
-    }
-    chain.push(peer);
-    let client = chain
-        .iter()
-        .rev()
-        .find(|ip| !is_trusted(**ip, trusted))
-        .or(chain.first())
-        .copied()
-        .unwrap_or(peer);
-    let joined = chain
-        .iter()
-        .map(|ip| ip.to_string())
-        .collect::<Vec<_>>()
-        .join(", ");
-    headers.remove(&X_FORWARDED_FOR);
-    if let Ok(value) = HeaderValue::from_str(&joined) {
-        headers.insert(X_FORWARDED_FOR.clone(), value);
-    }
+        // The common case on the hot path: the chain is just the peer.
+        let mut text = [0u8; 48];
+        let len = {
+            use std::io::Write;
+            let mut cursor = std::io::Cursor::new(&mut text[..]);
+            let _ = write!(cursor, "{peer}");
+            cursor.position() as usize
+        };
+        if let Ok(value) = HeaderValue::from_bytes(&text[..len]) {
+            headers.insert(X_FORWARDED_FOR.clone(), value);
+        }
+        peer
+    };
     if !headers.contains_key(&X_FORWARDED_PROTO) {
         headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(scheme));
     }

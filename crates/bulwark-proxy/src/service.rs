@@ -78,7 +78,7 @@ pub async fn handle(
         request_id: request_id.clone(),
         route: matched.map_or_else(|| state.unmatched.clone(), |r| r.metrics.clone()),
         method: request.method().clone(),
-        path: request.uri().path().to_string(),
+        uri: request.uri().clone(),
         client_ip,
         status: http::StatusCode::OK,
         upstream: None,

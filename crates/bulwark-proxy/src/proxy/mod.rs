@@ -49,7 +49,7 @@ pub async fn forward(
         };
     };
     let target = &pool.targets[index];
-    let label: Arc<str> = Arc::from(target.label.as_str());
+    let label = target.label.clone();
 
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut request));
     *request.uri_mut() = upstream_uri(request.uri(), target, strip_prefix);
@@ -139,21 +139,23 @@ fn upstream_uri(
     target: &crate::upstream::TargetState,
     strip_prefix: Option<&str>,
 ) -> Uri {
-    let path_and_query = uri.path_and_query().map_or("/", PathAndQuery::as_str);
-    let stripped = match strip_prefix {
-        Some(prefix) => match path_and_query.strip_prefix(prefix) {
-            Some(rest) if rest.is_empty() || rest.starts_with('?') => format!("/{rest}"),
-            Some(rest) => rest.to_string(),
-            None => path_and_query.to_string(),
+    let original = uri.path_and_query().cloned();
+    let path_and_query = match (strip_prefix, &original) {
+        (Some(prefix), Some(pq)) => match pq.as_str().strip_prefix(prefix) {
+            Some(rest) if rest.is_empty() || rest.starts_with('?') => {
+                PathAndQuery::try_from(format!("/{rest}")).ok()
+            }
+            Some(rest) => PathAndQuery::try_from(rest).ok(),
+            None => original,
         },
-        None => path_and_query.to_string(),
+        // Without a prefix to strip, the parsed path is reused as is (shared bytes).
+        _ => original,
     };
-    Uri::builder()
-        .scheme(target.target.scheme.clone())
-        .authority(target.target.authority.clone())
-        .path_and_query(stripped)
-        .build()
-        .unwrap_or_else(|_| Uri::from_static("/"))
+    let mut parts = http::uri::Parts::default();
+    parts.scheme = Some(target.target.scheme.clone());
+    parts.authority = Some(target.target.authority.clone());
+    parts.path_and_query = Some(path_and_query.unwrap_or_else(|| PathAndQuery::from_static("/")));
+    Uri::from_parts(parts).unwrap_or_else(|_| Uri::from_static("/"))
 }
 
 /// Copies bytes both ways between the upgraded client and upstream connections, until

@@ -3,8 +3,8 @@
 
 mod passive;
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bulwark_config::upstreams::{Target, Upstream};
@@ -23,7 +23,7 @@ pub type ProxyClient = Client<HttpConnector, Incoming>;
 pub struct TargetState {
     pub target: Target,
     /// `http://host:port`, for logs and event fields (never a credential: refused at load).
-    pub label: String,
+    pub label: Arc<str>,
     health: Mutex<PassiveHealth>,
 }
 
@@ -59,7 +59,7 @@ impl UpstreamPool {
                 .iter()
                 .map(|t| TargetState {
                     target: t.clone(),
-                    label: t.to_string(),
+                    label: Arc::from(t.to_string()),
                     health: Mutex::new(PassiveHealth::new()),
                 })
                 .collect(),
@@ -108,7 +108,7 @@ impl UpstreamPool {
     }
 
     fn announce(&self, index: usize, transition: Option<Transition>, bus: &Bus) {
-        let target = self.targets[index].label.clone();
+        let target = self.targets[index].label.to_string();
         let upstream = self.name.clone();
         match transition {
             None => {}
