@@ -96,7 +96,8 @@ upstream = "app"
 CONF
 
 taskset -c 1 nginx -p "$work" -c "$work/upstream.conf" & pids+=($!)
-taskset -c 1 nginx -p "$work" -c "$work/nginx.conf" & pids+=($!)
+taskset -c 1 nginx -p "$work" -c "$work/nginx.conf" & nginx_master=$!
+pids+=("$nginx_master")
 taskset -c 1 "$bulwark" run --config "$work/bulwark.toml" >"$work/bulwark-access.log" 2>&1 & bulwark_pid=$!
 pids+=("$bulwark_pid")
 
@@ -110,6 +111,13 @@ wait_port() {
 wait_port "$up_port"; wait_port "$nginx_port"; wait_port "$bulwark_port"
 
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+# CPU time (user + system, clock ticks) of a process and its threads. Steal time on a
+# shared VM slows wall-clock throughput but is not charged here, so CPU per request is
+# the steadier comparison.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+nginx_worker=$(pgrep -P "$nginx_master" | head -1)
+hz=$(getconf CLK_TCK)
+declare -A pid_of=([nginx]=$nginx_worker [bulwark]=$bulwark_pid)
 idle_rss=$(rss_kb "$bulwark_pid")
 
 # wrk's latency table prints e.g. "50%  1.23ms"; convert to ms.
@@ -121,10 +129,12 @@ to_ms() {
     else { printf "%s", v } }'
 }
 
-declare -A rps
+declare -A rps cpu
 run() {
-  local name=$1 port=$2 round=$3 out
+  local name=$1 port=$2 round=$3 out before=0 after=0
+  [ -n "${pid_of[$name]:-}" ] && before=$(cpu_ticks "${pid_of[$name]}")
   out=$(taskset -c 0 wrk -t1 -c64 -d"$DURATION" --latency "http://127.0.0.1:$port/")
+  [ -n "${pid_of[$name]:-}" ] && after=$(cpu_ticks "${pid_of[$name]}")
   if grep -q "Non-2xx or 3xx responses" <<<"$out" || grep -q "Socket errors" <<<"$out"; then
     echo "$out"
     echo "FAIL: $name answered with errors" >&2
@@ -135,7 +145,13 @@ run() {
   p50=$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")
   p99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
   rps[$name,$round]=$r
-  printf "%-8s round %d  %10.0f req/s  p50 %7s ms  p99 %7s ms\n" "$name" "$round" "$r" "$p50" "$p99"
+  local total cpu_us="-"
+  total=$(awk '/requests in/ {print $1}' <<<"$out")
+  if [ -n "${pid_of[$name]:-}" ]; then
+    cpu_us=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$total" 'BEGIN {printf "%.1f", t / hz * 1e6 / n}')
+    cpu[$name,$round]=$cpu_us
+  fi
+  printf "%-8s round %d  %10.0f req/s  p50 %7s ms  p99 %7s ms  cpu %5s us/req\n" "$name" "$round" "$r" "$p50" "$p99" "$cpu_us"
 }
 
 # Warm-up so connection pools and caches are filled before measuring.
@@ -154,6 +170,10 @@ direct=$(collect direct); nginx=$(collect nginx); bw=$(collect bulwark)
 loaded_rss=$(rss_kb "$bulwark_pid")
 access_lines=$(grep -c '"bulwark::access"' "$work/bulwark-access.log" || true)
 
+cpu_ratios=()
+for r in $(seq 1 "$ROUNDS"); do
+  cpu_ratios+=("$(awk -v a="${cpu[bulwark,$r]}" -v b="${cpu[nginx,$r]}" 'BEGIN {print a / b}')")
+done
 ratios=()
 for r in $(seq 1 "$ROUNDS"); do
   ratios+=("$(awk -v a="${rps[bulwark,$r]}" -v b="${rps[nginx,$r]}" 'BEGIN {print a / b}')")
@@ -163,5 +183,6 @@ echo
 printf "median req/s: direct %.0f, nginx %.0f, bulwark %.0f\n" "$direct" "$nginx" "$bw"
 printf "ratio bulwark/nginx: %.3f (of the medians); per round: %s; median per-round %.3f\n" \
   "$(awk -v a="$bw" -v b="$nginx" 'BEGIN {print a / b}')" "${ratios[*]}" "$(median "${ratios[@]}")"
+printf "CPU per request bulwark/nginx: per round %s; median %.3f\n" "${cpu_ratios[*]}" "$(median "${cpu_ratios[@]}")"
 printf "bulwark RSS: idle %.1f MB, after load %.1f MB\n" "$(awk -v k="$idle_rss" 'BEGIN {print k/1024}')" "$(awk -v k="$loaded_rss" 'BEGIN {print k/1024}')"
 echo "bulwark access log lines: $access_lines"
