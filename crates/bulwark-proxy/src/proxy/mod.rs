@@ -56,10 +56,16 @@ pub async fn forward(
     *request.version_mut() = Version::HTTP_11;
 
     let started = Instant::now();
-    let deadline = tokio::time::Instant::now() + pool.timeout;
-    let result = tokio::time::timeout_at(deadline, pool.client.request(request)).await;
+    // One timer for the whole exchange: it bounds the wait for the response head here,
+    // then travels with the response body and cuts it at the same deadline.
+    let mut deadline = Box::pin(tokio::time::sleep(pool.timeout));
+    let result = tokio::select! {
+        biased;
+        result = pool.client.request(request) => Ok(result),
+        () = deadline.as_mut() => Err(()),
+    };
     let mut response = match result {
-        Err(_elapsed) => {
+        Err(()) => {
             pool.record_failure(index, started, bus);
             pool.metrics.record(UpstreamOutcome::Timeout, Some(started));
             tracing::warn!(upstream = %pool.name, upstream_target = %label, "Upstream timed out.");
@@ -126,9 +132,8 @@ pub async fn forward(
             target: Some(label),
         };
     }
-    let sleep = Box::pin(tokio::time::sleep_until(deadline));
     Forwarded {
-        response: Ok(response.map(|body| ResponseBody::streamed(body, Some(sleep)))),
+        response: Ok(response.map(|body| ResponseBody::streamed(body, Some(deadline)))),
         target: Some(label),
     }
 }
