@@ -60,8 +60,16 @@ install_missing() {
     say "Installing ${missing[*]} (apt-get)..."
     # Another apt run may hold the lock for a while: wait for it rather than fail.
     local apt=(apt-get -o DPkg::Lock::Timeout=600 -q)
+    # Only the programs are needed: keep the packages' system services (PostgreSQL on
+    # 5432, Redis on 6379, Prometheus on 9090) from starting, or they would squat the
+    # quick start's ports on a machine with systemd.
+    local policy=/usr/sbin/policy-rc.d added_policy=""
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && added_policy=1
+    fi
     DEBIAN_FRONTEND=noninteractive "${apt[@]}" update
     DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y --no-install-recommends "${missing[@]}"
+    [ -n "$added_policy" ] && rm -f "$policy"
     [ -n "$(pg_bin_dir)" ] || die "postgresql installed, but no /usr/lib/postgresql/*/bin/initdb found"
 }
 

@@ -102,6 +102,40 @@ pub struct Check {
     pub success_threshold: u32,
 }
 
+/// Query parameters the PostgreSQL client (sqlx) understands. Anything else it would
+/// log together with its value on every probe, which could print a secret such as
+/// `sslpassword`; such URLs are refused when the config is loaded.
+pub const POSTGRES_PARAMS: &[&str] = &[
+    "sslmode",
+    "ssl-mode",
+    "sslrootcert",
+    "ssl-root-cert",
+    "ssl-ca",
+    "sslcert",
+    "ssl-cert",
+    "sslkey",
+    "ssl-key",
+    "statement-cache-capacity",
+    "host",
+    "hostaddr",
+    "port",
+    "dbname",
+    "user",
+    "password",
+    "application_name",
+    "options",
+];
+
+fn postgres_params_supported(url: &str) -> bool {
+    let Some((_, query)) = url.split_once('?') else {
+        return true;
+    };
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .all(|pair| POSTGRES_PARAMS.contains(&pair.split_once('=').map_or(pair, |(k, _)| k)))
+}
+
 /// Names of the checks bulwark always runs on itself.
 pub const BUILTIN_CHECKS: &[&str] = &["listeners", "config"];
 
@@ -170,9 +204,21 @@ impl CheckConfig {
                 }
                 CheckKind::Tcp { address }
             }
-            CheckKindConfig::Postgres => CheckKind::Postgres {
-                url: url("postgres"),
-            },
+            CheckKindConfig::Postgres => {
+                let url = url("postgres");
+                if !postgres_params_supported(url.expose()) {
+                    // Not naming the parameter: in a mangled URL a secret may sit where
+                    // a name should be.
+                    problems.error(
+                        format!("{path}.url"),
+                        format!(
+                            "the URL has a query parameter the PostgreSQL client does not understand; supported: {}",
+                            POSTGRES_PARAMS.join(", ")
+                        ),
+                    );
+                }
+                CheckKind::Postgres { url }
+            }
             CheckKindConfig::Redis => CheckKind::Redis { url: url("redis") },
         };
         Check {
@@ -184,5 +230,24 @@ impl CheckConfig {
             failure_threshold: self.failure_threshold,
             success_threshold: self.success_threshold,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_known_postgres_parameters_pass() {
+        assert!(postgres_params_supported("postgres://u:p@h/db"));
+        assert!(postgres_params_supported(
+            "postgres://u:p@h/db?sslmode=require&application_name=x"
+        ));
+        assert!(!postgres_params_supported(
+            "postgres://h/db?sslpassword=hunter2"
+        ));
+        assert!(!postgres_params_supported(
+            "postgres://h/db?connect_timeout=5"
+        ));
     }
 }

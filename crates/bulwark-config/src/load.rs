@@ -212,6 +212,7 @@ mod tests {
         let env = |name: &str| match name {
             "WEAK" => Some("changeme".to_string()),
             "SHORT" => Some("abcdefgh".to_string()),
+            "PG" => Some("postgres://u:pw@db/x?sslpassword=Hunter2Secret".to_string()),
             _ => None,
         };
         match load_str(text, Path::new("test.toml"), &env) {
@@ -265,6 +266,16 @@ mod tests {
         assert!(p[0].message.contains("placeholder"));
         assert!(p[1].message.contains("openssl rand"));
         assert!(!p[1].message.contains("abcdefgh"));
+    }
+
+    #[test]
+    fn postgres_urls_with_parameters_the_client_would_log_are_refused() {
+        let p = problems("[[checks]]\nname = \"db\"\nkind = \"postgres\"\nurl = \"${PG}\"\n");
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].path, "checks[0].url");
+        assert_eq!(p[0].line, Some(4));
+        assert!(!p[0].message.contains("Hunter2"), "{}", p[0].message);
+        assert!(!p[0].message.contains("sslpassword"), "{}", p[0].message);
     }
 
     #[test]

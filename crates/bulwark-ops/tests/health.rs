@@ -332,8 +332,15 @@ async fn redis_probe_writes_and_reads_its_own_key() {
     // The key is there, with an expiry, holding a value of the probe's own.
     let client = redis::Client::open(redis.url()).unwrap();
     let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    // One key per bulwark process, so instances sharing a Redis never read each other's.
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("bulwark:health:cache:*")
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 1, "{keys:?}");
     let ttl: i64 = redis::cmd("PTTL")
-        .arg("bulwark:health:cache")
+        .arg(&keys[0])
         .query_async(&mut connection)
         .await
         .unwrap();

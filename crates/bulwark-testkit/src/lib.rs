@@ -26,15 +26,20 @@ pub use postgres::PostgresServer;
 pub use redis::RedisServer;
 pub use shared::{shared_database_url, shared_redis_url};
 
-/// A free TCP port on 127.0.0.1 (bind port 0, read, drop).
-///
-/// Another process may take the port between this call and its use; the window is short
-/// and the kernel hands out ephemeral ports in turn, so in practice it does not happen.
+/// A TCP port on 127.0.0.1 that was free a moment ago, from 12000-19999.
 pub fn free_port() -> u16 {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .expect("binding 127.0.0.1:0 works on any machine with a loopback interface");
-    listener
-        .local_addr()
-        .expect("a bound listener has a local address")
-        .port()
+    // Outside the kernel's ephemeral range (32768-60999) and the range scripts/test.sh
+    // uses (20000-31999): a server stopped and restarted on its port must not find it
+    // taken by some other test's outgoing connection in between.
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos())
+        ^ std::process::id().rotate_left(16);
+    for attempt in 0..2000u32 {
+        let port = 12000 + (seed.wrapping_add(attempt.wrapping_mul(7919)) % 8000) as u16;
+        if TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port on 127.0.0.1 in 12000-19999")
 }

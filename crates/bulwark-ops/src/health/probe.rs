@@ -178,7 +178,8 @@ impl Probe {
             CheckKind::Postgres { url } => Probe::Postgres { url: url.clone() },
             CheckKind::Redis { url } => Probe::Redis {
                 url: url.clone(),
-                key: format!("bulwark:health:{}", check.name),
+                // Per process: instances sharing a Redis must not read each other's value.
+                key: format!("bulwark:health:{}:{}", check.name, instance_id()),
             },
         })
     }
@@ -417,6 +418,17 @@ fn probe_value() -> String {
     static CALLS: AtomicU64 = AtomicU64::new(0);
     let n = CALLS.fetch_add(1, Ordering::Relaxed);
     format!("{:016x}{n:x}", RandomState::new().hash_one(n))
+}
+
+/// Distinguishes this process from other bulwark instances sharing a Redis.
+fn instance_id() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        format!("{:x}-{:x}", std::process::id(), nanos)
+    })
 }
 
 #[cfg(test)]
