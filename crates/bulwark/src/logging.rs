@@ -6,13 +6,15 @@ use std::sync::Arc;
 
 use bulwark_config::telemetry::LogFormat;
 use bulwark_proxy::access_log::{AccessEntry, AccessLogSink};
-use tracing_appender::non_blocking::{NonBlocking, WorkerGuard};
+use tracing_appender::non_blocking::{ErrorCounter, NonBlocking, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 
 pub struct Logging {
     /// Keep alive until exit: dropping it flushes what is still queued.
     pub guard: WorkerGuard,
     pub access_log: Arc<dyn AccessLogSink>,
+    /// How many lines the lossy writer dropped.
+    pub dropped: ErrorCounter,
 }
 
 pub fn init(format: LogFormat, level: &str) -> anyhow::Result<Logging> {
@@ -28,6 +30,7 @@ pub fn init(format: LogFormat, level: &str) -> anyhow::Result<Logging> {
         ));
     let filter = EnvFilter::try_new(level)
         .map_err(|e| anyhow::anyhow!("log.level is not a valid filter: {e}"))?;
+    let dropped = writer.error_counter();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer.clone());
@@ -46,7 +49,11 @@ pub fn init(format: LogFormat, level: &str) -> anyhow::Result<Logging> {
             Arc::new(PrettyAccessLog)
         }
     };
-    Ok(Logging { guard, access_log })
+    Ok(Logging {
+        guard,
+        access_log,
+        dropped,
+    })
 }
 
 /// Access lines as JSON, straight onto the same non-blocking writer as the other logs.

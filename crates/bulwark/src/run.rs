@@ -23,6 +23,7 @@ use tokio_util::task::TaskTracker;
 const CONFIG_RELOADS: &str = "bulwark_config_reloads_total";
 const CONFIG_LAST_SUCCESS: &str = "bulwark_config_last_reload_success_timestamp_seconds";
 const BUILD_INFO: &str = "bulwark_build_info";
+const LOG_LINES_DROPPED: &str = "bulwark_log_lines_dropped_total";
 
 pub fn main(config_path: PathBuf, log_format: Option<LogFormat>) -> ExitCode {
     let loaded = match bulwark_config::load_file(&config_path) {
@@ -38,6 +39,7 @@ pub fn main(config_path: PathBuf, log_format: Option<LogFormat>) -> ExitCode {
     let crate::logging::Logging {
         guard: _log_guard,
         access_log,
+        dropped: dropped_log_lines,
     } = match crate::logging::init(format, &config.log.level) {
         Ok(logging) => logging,
         Err(error) => {
@@ -63,7 +65,13 @@ pub fn main(config_path: PathBuf, log_format: Option<LogFormat>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(serve(config_path, config, loaded.warnings, access_log)) {
+    match runtime.block_on(serve(
+        config_path,
+        config,
+        loaded.warnings,
+        access_log,
+        dropped_log_lines,
+    )) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(error = format!("{error:#}"), "bulwark stopped.");
@@ -95,6 +103,10 @@ fn describe_metrics() {
         "bulwark_bus_events_dropped_total",
         "Bus events a lagging subscriber lost, by subscriber."
     );
+    metrics::describe_counter!(
+        LOG_LINES_DROPPED,
+        "Log lines dropped because the log writer fell behind (requests are never slowed for logs)."
+    );
 }
 
 async fn bind(addr: SocketAddr, key: &str) -> anyhow::Result<TcpListener> {
@@ -108,6 +120,7 @@ async fn serve(
     config: ValidatedConfig,
     warnings: Vec<bulwark_config::Problem>,
     access_log: Arc<dyn AccessLogSink>,
+    dropped_log_lines: tracing_appender::non_blocking::ErrorCounter,
 ) -> anyhow::Result<()> {
     let metrics_handle =
         bulwark_ops::metrics::install().context("cannot install the metrics recorder")?;
@@ -124,6 +137,19 @@ async fn serve(
 
     // Background work that outlives the drain: event subscribers, checks, ops, demo.
     let background = CancellationToken::new();
+    // The lossy log writer only counts what it drops; publish that count regularly.
+    let logs_cancel = background.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tokio::select! {
+                _ = every.tick() => {
+                    metrics::counter!(LOG_LINES_DROPPED).absolute(dropped_log_lines.dropped_lines() as u64);
+                }
+                () = logs_cancel.cancelled() => return,
+            }
+        }
+    });
     // Without a scrape, histogram samples would pile up; upkeep folds them regularly.
     tokio::spawn(bulwark_ops::metrics::run_upkeep(
         metrics_handle.clone(),
@@ -240,14 +266,21 @@ async fn serve(
     draining.cancel();
     let _ = accept.await;
     connections.close();
-    if tokio::time::timeout(current.timeouts.shutdown, connections.wait())
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            remaining = connections.len(),
-            "Drain timed out; closing remaining connections."
-        );
+    // A second SIGTERM/SIGINT cuts the drain short, as operators expect from Ctrl-C twice.
+    tokio::select! {
+        () = connections.wait() => {}
+        () = tokio::time::sleep(current.timeouts.shutdown) => {
+            tracing::warn!(
+                remaining = connections.len(),
+                "Drain timed out; closing remaining connections."
+            );
+        }
+        _ = terminate.recv() => {
+            tracing::warn!(remaining = connections.len(), "Second signal; closing remaining connections now.");
+        }
+        _ = interrupt.recv() => {
+            tracing::warn!(remaining = connections.len(), "Second signal; closing remaining connections now.");
+        }
     }
     background.cancel();
     for task in subscribers {

@@ -387,3 +387,26 @@ fn a_signal_right_after_the_addresses_line_is_handled() {
     assert!(finished, "the script did not finish; {stdout}");
     assert!(stdout.trim_end().ends_with("bad=0"), "{stdout}");
 }
+
+#[tokio::test]
+async fn a_second_signal_ends_the_drain_at_once() {
+    let upstream = TestUpstream::start().await;
+    let mut bulwark = Bulwark::start(&routed_to(
+        &upstream,
+        &upstream,
+        "a",
+        "[timeouts]\nshutdown = \"1m\"\n",
+    ));
+    // Held by the upstream until the gate opens, which it never does here.
+    let request = spawn_request(&bulwark, "/gated/131072");
+    assert!(eventually(SOON, || async { upstream.served() == 1 }).await);
+    bulwark.signal("TERM");
+    assert!(bulwark.wait_for_output("Shutting down", SOON));
+    bulwark.signal("INT");
+    let status = bulwark
+        .wait_exit(SOON)
+        .expect("a second signal must not wait for the one-minute drain");
+    assert!(status.success(), "{status}");
+    assert!(bulwark.output().contains("Second signal"));
+    request.abort();
+}
