@@ -14,7 +14,7 @@ pub enum LogFormat {
     Pretty,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct LogConfig {
     #[serde(default)]

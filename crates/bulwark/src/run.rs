@@ -340,6 +340,10 @@ fn reload(
         next.demo_listen = current.demo_listen;
         next.workers = current.workers;
     }
+    if next.log != current.log {
+        tracing::warn!("Log settings change only on restart; keeping the current ones.");
+        next.log = current.log.clone();
+    }
     shared.store(Arc::new(ProxyState::build(
         &next,
         bus.clone(),
