@@ -1,0 +1,560 @@
+//! The embedded store: one SQLite database in the data folder (WAL, `synchronous=FULL`),
+//! one writer thread with group commit (see [`writer`]), an exclusive lock file, and all
+//! leases freed at start-up.
+
+mod lock;
+mod schema;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::Sender;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+use tokio::sync::oneshot;
+
+use self::schema::{COLUMNS, N_COLUMNS, encode_headers, message_from_row};
+use self::writer::{Command, Op, Reply, Writer};
+use super::types::{
+    ClaimedMessage, DeadFilter, Lease, LeaseOutcome, LeaseToken, Message, MessageId, NewMessage,
+    Persisted, ReplayOutcome,
+};
+use super::{DeadLetters, Leases, Persist, Prune, StoreError};
+
+/// The database file inside the data folder (with `-wal` and `-shm` beside it).
+pub const DB_FILE: &str = "bulwark.db";
+
+/// Delivered messages deleted per writer transaction while pruning, so that pruning a
+/// large backlog never holds up ingest for long.
+const PRUNE_CHUNK: i64 = 5_000;
+
+/// The embedded SQLite store. Cheap to clone; the writer thread stops, the database closes
+/// and the data folder is unlocked when the last clone is dropped (dropping waits for the
+/// writer to finish what is queued).
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    tx: Option<Sender<Command>>,
+    thread: Option<JoinHandle<()>>,
+    commits: Arc<AtomicU64>,
+    released_at_open: u64,
+    dir: PathBuf,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Command")
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store in `dir`: takes the folder's lock, sets WAL and
+    /// `synchronous=FULL`, migrates the schema, frees every lease left by a previous run,
+    /// and starts the writer thread. Blocking; call it at start-up.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let dir = dir.as_ref().to_path_buf();
+        let open_error = |e: Arc<dyn std::error::Error + Send + Sync>| StoreError::Open {
+            path: dir.clone(),
+            source: e,
+        };
+        std::fs::create_dir_all(&dir).map_err(|e| open_error(Arc::new(e)))?;
+        let lock = lock::lock_dir(&dir)?;
+        let mut conn = Connection::open(dir.join(DB_FILE)).map_err(|e| open_error(Arc::new(e)))?;
+        configure(&conn).map_err(|e| open_error(Arc::new(e)))?;
+        schema::migrate(&mut conn)?;
+        let released_at_open = conn
+            .execute(RELEASE_ALL, [])
+            .map_err(|e| StoreError::unavailable("free leases at start-up", e))?
+            as u64;
+
+        let commits = Arc::new(AtomicU64::new(0));
+        let writer = Writer {
+            conn,
+            commits: Arc::clone(&commits),
+            _lock: lock,
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("bulwark-store".into())
+            .spawn(move || writer.run(rx))
+            .map_err(|e| open_error(Arc::new(e)))?;
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                tx: Some(tx),
+                thread: Some(thread),
+                commits,
+                released_at_open,
+                dir,
+            }),
+        })
+    }
+
+    /// The data folder.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// Transactions committed by the writer since open: with group commit, fewer than the
+    /// calls it served. For metrics and tests.
+    pub fn commits(&self) -> u64 {
+        self.inner.commits.load(Ordering::Relaxed)
+    }
+
+    /// Leases freed when this store was opened (messages whose delivery was cut short by a
+    /// stop or a crash; they are delivered again).
+    pub fn leases_released_at_open(&self) -> u64 {
+        self.inner.released_at_open
+    }
+
+    fn send(&self, command: Command) -> Result<(), StoreError> {
+        self.inner
+            .tx
+            .as_ref()
+            .ok_or(StoreError::Closed)?
+            .send(command)
+            .map_err(|_| StoreError::Closed)
+    }
+
+    /// Runs `f` on the writer thread inside the current batch's transaction and answers
+    /// after that transaction has committed.
+    async fn call<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel::<Result<T, StoreError>>();
+        let op: Op = Box::new(move |conn| {
+            let result = match conn {
+                Ok(conn) => f(conn),
+                Err(e) => Err(e.shared()),
+            };
+            let ok = result.is_ok();
+            let reply: Reply = Box::new(move |commit| {
+                let answer = match commit {
+                    Ok(()) => result,
+                    // A failed op's own error says more than the batch's.
+                    Err(e) => Err(result.err().unwrap_or_else(|| e.shared())),
+                };
+                let _ = tx.send(answer);
+            });
+            (ok, reply)
+        });
+        self.send(Command::Op(op))?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Tests: stops the writer until the returned sender is dropped.
+    #[cfg(test)]
+    fn hold(&self) -> Sender<()> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.send(Command::Hold(rx)).expect("writer is running");
+        tx
+    }
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(rusqlite::Error::InvalidParameterName(format!(
+            "journal_mode is {mode}, expected wal"
+        )));
+    }
+    conn.execute_batch("PRAGMA synchronous = FULL;")?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    // Claims with different numbers of skipped destinations are different statements.
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
+const RELEASE_ALL: &str =
+    "UPDATE messages SET state = 0, lease_until = NULL, lease_token = NULL WHERE state = 1";
+
+fn sql_error(context: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
+    move |e| StoreError::unavailable(context, e)
+}
+
+/// `destination NOT IN (?n, ?n+1, ...)` for `count` destinations starting at parameter
+/// `first`, or nothing.
+fn not_in_destinations(first: usize, count: usize) -> String {
+    if count == 0 {
+        return String::new();
+    }
+    let list: Vec<String> = (first..first + count).map(|i| format!("?{i}")).collect();
+    format!(" AND destination NOT IN ({})", list.join(", "))
+}
+
+fn id_param(id: MessageId) -> Vec<u8> {
+    id.as_bytes().to_vec()
+}
+
+/// The same shape as DESIGN's `UPDATE … WHERE id IN (SELECT … LIMIT n) RETURNING …`, run in
+/// the writer's `BEGIN IMMEDIATE` transaction. Due pending messages and expired leases
+/// are picked by separate index range scans, then the earliest `limit` of both.
+/// Parameters: 1 lease_until, 2 now, 3 limit, 4.. skipped destinations.
+fn claim_sql(skipped: usize) -> String {
+    let not_in = not_in_destinations(4, skipped);
+    format!(
+        "UPDATE messages
+         SET state = 1, lease_until = ?1, lease_token = random(), attempts = attempts + 1,
+             updated_at = ?2
+         WHERE seq IN (
+             SELECT seq FROM (
+                 SELECT seq, due FROM (
+                     SELECT seq, next_attempt_at AS due FROM messages
+                     WHERE state = 0 AND next_attempt_at <= ?2{not_in}
+                     ORDER BY next_attempt_at LIMIT ?3)
+                 UNION ALL
+                 SELECT seq, due FROM (
+                     SELECT seq, lease_until AS due FROM messages
+                     WHERE state = 1 AND lease_until <= ?2{not_in}
+                     ORDER BY lease_until LIMIT ?3)
+                 ORDER BY due LIMIT ?3))
+         RETURNING {COLUMNS}, lease_token, lease_until"
+    )
+}
+
+/// Parameters: 1.. skipped destinations.
+fn next_due_sql(skipped: usize) -> String {
+    let not_in = not_in_destinations(1, skipped);
+    format!(
+        "SELECT min(due) FROM (
+             SELECT min(next_attempt_at) AS due FROM messages WHERE state = 0{not_in}
+             UNION ALL
+             SELECT min(lease_until) FROM messages WHERE state = 1{not_in})"
+    )
+}
+
+/// The filter on dead messages; parameters 1 destination, 2 since, 3 until.
+const DEAD_FILTER: &str = "state = 3 AND (?1 IS NULL OR destination = ?1)
+     AND updated_at >= coalesce(?2, -9223372036854775808)
+     AND updated_at < coalesce(?3, 9223372036854775807)";
+
+fn filter_params(filter: DeadFilter) -> [Value; 3] {
+    [
+        filter.destination.map_or(Value::Null, Value::Text),
+        filter.since_ms.map_or(Value::Null, Value::Integer),
+        filter.until_ms.map_or(Value::Null, Value::Integer),
+    ]
+}
+
+/// Settles a lease: the update applies only to the leased message holding that token.
+fn settle(
+    conn: &Connection,
+    context: &'static str,
+    sql: &str,
+    params: &[&dyn rusqlite::ToSql],
+) -> Result<LeaseOutcome, StoreError> {
+    let changed = conn
+        .prepare_cached(sql)
+        .and_then(|mut s| s.execute(params))
+        .map_err(sql_error(context))?;
+    Ok(if changed == 0 {
+        LeaseOutcome::LeaseLost
+    } else {
+        LeaseOutcome::Applied
+    })
+}
+
+impl Persist for SqliteStore {
+    async fn persist(
+        &self,
+        message: NewMessage,
+        dedup_window_ms: i64,
+        now_ms: i64,
+    ) -> Result<Persisted, StoreError> {
+        let id = MessageId::new(now_ms);
+        let headers = encode_headers(&message.headers);
+        self.call(move |conn| {
+            let ctx = sql_error("store a message");
+            if let Some(event_id) = &message.event_id {
+                let earliest = now_ms.saturating_sub(dedup_window_ms);
+                let existing: Option<Vec<u8>> = conn
+                    .prepare_cached(
+                        "SELECT id FROM messages
+                         WHERE destination = ?1 AND event_id = ?2 AND created_at > ?3
+                         ORDER BY created_at DESC LIMIT 1",
+                    )
+                    .and_then(|mut s| {
+                        s.query_row(params![message.destination, event_id, earliest], |r| {
+                            r.get(0)
+                        })
+                        .optional()
+                    })
+                    .map_err(&ctx)?;
+                if let Some(existing) = existing {
+                    let existing =
+                        uuid::Uuid::from_slice(&existing).map_err(|_| StoreError::Corrupt {
+                            detail: format!("message id of {} bytes", existing.len()),
+                        })?;
+                    return Ok(Persisted::Duplicate(MessageId(existing)));
+                }
+            }
+            conn.prepare_cached(
+                "INSERT INTO messages (id, destination, body, headers, event_id, attempts,
+                     next_attempt_at, state, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, 0, ?7, ?7)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    id_param(id),
+                    message.destination,
+                    &message.body[..],
+                    headers,
+                    message.event_id,
+                    message.next_attempt_at_ms,
+                    now_ms,
+                ])
+            })
+            .map_err(&ctx)?;
+            Ok(Persisted::Stored(id))
+        })
+        .await
+    }
+}
+
+impl Leases for SqliteStore {
+    async fn claim(
+        &self,
+        limit: u32,
+        lease_ms: i64,
+        now_ms: i64,
+        skip_destinations: &[String],
+    ) -> Result<Vec<ClaimedMessage>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let skip = skip_destinations.to_vec();
+        self.call(move |conn| {
+            let ctx = sql_error("claim messages");
+            let sql = claim_sql(skip.len());
+            let mut values = vec![
+                Value::Integer(now_ms.saturating_add(lease_ms)),
+                Value::Integer(now_ms),
+                Value::Integer(i64::from(limit)),
+            ];
+            values.extend(skip.into_iter().map(Value::Text));
+            let mut stmt = conn.prepare_cached(&sql).map_err(&ctx)?;
+            let mut rows = stmt.query(params_from_iter(values)).map_err(&ctx)?;
+            let mut claimed = Vec::new();
+            while let Some(row) = rows.next().map_err(&ctx)? {
+                let message = message_from_row(row)?;
+                let token = row.get(N_COLUMNS).map_err(&ctx)?;
+                let lease_until_ms = row.get(N_COLUMNS + 1).map_err(&ctx)?;
+                claimed.push(ClaimedMessage {
+                    lease: Lease {
+                        id: message.id,
+                        token: LeaseToken(token),
+                    },
+                    lease_until_ms,
+                    message,
+                });
+            }
+            claimed.sort_by_key(|c| (c.message.next_attempt_at_ms, c.message.id));
+            Ok(claimed)
+        })
+        .await
+    }
+
+    async fn ack(&self, lease: Lease, now_ms: i64) -> Result<LeaseOutcome, StoreError> {
+        self.call(move |conn| {
+            settle(
+                conn,
+                "acknowledge a delivery",
+                "UPDATE messages SET state = 2, lease_until = NULL, lease_token = NULL,
+                     updated_at = ?3
+                 WHERE id = ?1 AND lease_token = ?2 AND state = 1",
+                params![id_param(lease.id), lease.token.0, now_ms],
+            )
+        })
+        .await
+    }
+
+    async fn retry(
+        &self,
+        lease: Lease,
+        at_ms: i64,
+        error: String,
+        now_ms: i64,
+    ) -> Result<LeaseOutcome, StoreError> {
+        self.call(move |conn| {
+            settle(
+                conn,
+                "schedule a retry",
+                "UPDATE messages SET state = 0, next_attempt_at = ?3, last_error = ?4,
+                     lease_until = NULL, lease_token = NULL, updated_at = ?5
+                 WHERE id = ?1 AND lease_token = ?2 AND state = 1",
+                params![id_param(lease.id), lease.token.0, at_ms, error, now_ms],
+            )
+        })
+        .await
+    }
+
+    async fn dead_letter(
+        &self,
+        lease: Lease,
+        error: String,
+        now_ms: i64,
+    ) -> Result<LeaseOutcome, StoreError> {
+        self.call(move |conn| {
+            settle(
+                conn,
+                "dead-letter a message",
+                "UPDATE messages SET state = 3, last_error = ?3,
+                     lease_until = NULL, lease_token = NULL, updated_at = ?4
+                 WHERE id = ?1 AND lease_token = ?2 AND state = 1",
+                params![id_param(lease.id), lease.token.0, error, now_ms],
+            )
+        })
+        .await
+    }
+
+    async fn release_all(&self) -> Result<u64, StoreError> {
+        self.call(|conn| {
+            conn.prepare_cached(RELEASE_ALL)
+                .and_then(|mut s| s.execute([]))
+                .map(|n| n as u64)
+                .map_err(sql_error("free leases"))
+        })
+        .await
+    }
+
+    async fn next_due_at(&self, skip_destinations: &[String]) -> Result<Option<i64>, StoreError> {
+        let skip = skip_destinations.to_vec();
+        self.call(move |conn| {
+            conn.prepare_cached(&next_due_sql(skip.len()))
+                .and_then(|mut s| s.query_row(params_from_iter(skip), |r| r.get(0)))
+                .map_err(sql_error("find the next due time"))
+        })
+        .await
+    }
+}
+
+impl DeadLetters for SqliteStore {
+    async fn get(&self, id: MessageId) -> Result<Option<Message>, StoreError> {
+        self.call(move |conn| {
+            let ctx = sql_error("read a message");
+            let mut stmt = conn
+                .prepare_cached(&format!("SELECT {COLUMNS} FROM messages WHERE id = ?1"))
+                .map_err(&ctx)?;
+            let mut rows = stmt.query([id_param(id)]).map_err(&ctx)?;
+            match rows.next().map_err(&ctx)? {
+                Some(row) => message_from_row(row).map(Some),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn list_dead(&self, filter: DeadFilter, limit: u32) -> Result<Vec<Message>, StoreError> {
+        self.call(move |conn| {
+            let ctx = sql_error("list dead messages");
+            let mut stmt = conn
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM messages WHERE {DEAD_FILTER}
+                     ORDER BY updated_at, seq LIMIT ?4"
+                ))
+                .map_err(&ctx)?;
+            let [destination, since, until] = filter_params(filter);
+            let mut rows = stmt
+                .query(params![destination, since, until, i64::from(limit)])
+                .map_err(&ctx)?;
+            let mut messages = Vec::new();
+            while let Some(row) = rows.next().map_err(&ctx)? {
+                messages.push(message_from_row(row)?);
+            }
+            Ok(messages)
+        })
+        .await
+    }
+
+    async fn replay(&self, id: MessageId, now_ms: i64) -> Result<ReplayOutcome, StoreError> {
+        self.call(move |conn| {
+            let ctx = sql_error("replay a message");
+            let changed = conn
+                .prepare_cached(
+                    "UPDATE messages SET state = 0, attempts = 0, next_attempt_at = ?2,
+                         updated_at = ?2
+                     WHERE id = ?1 AND state = 3",
+                )
+                .and_then(|mut s| s.execute(params![id_param(id), now_ms]))
+                .map_err(&ctx)?;
+            if changed > 0 {
+                return Ok(ReplayOutcome::Replayed);
+            }
+            let exists = conn
+                .prepare_cached("SELECT 1 FROM messages WHERE id = ?1")
+                .and_then(|mut s| s.exists([id_param(id)]))
+                .map_err(&ctx)?;
+            Ok(if exists {
+                ReplayOutcome::NotDead
+            } else {
+                ReplayOutcome::NotFound
+            })
+        })
+        .await
+    }
+
+    async fn purge(&self, id: MessageId) -> Result<bool, StoreError> {
+        self.call(move |conn| {
+            conn.prepare_cached("DELETE FROM messages WHERE id = ?1 AND state = 3")
+                .and_then(|mut s| s.execute([id_param(id)]))
+                .map(|n| n > 0)
+                .map_err(sql_error("purge a dead message"))
+        })
+        .await
+    }
+
+    async fn purge_matching(&self, filter: DeadFilter) -> Result<u64, StoreError> {
+        self.call(move |conn| {
+            conn.prepare_cached(&format!("DELETE FROM messages WHERE {DEAD_FILTER}"))
+                .and_then(|mut s| s.execute(params_from_iter(filter_params(filter))))
+                .map(|n| n as u64)
+                .map_err(sql_error("purge dead messages"))
+        })
+        .await
+    }
+}
+
+impl Prune for SqliteStore {
+    async fn prune_delivered(&self, older_than_ms: i64) -> Result<u64, StoreError> {
+        let mut total = 0;
+        loop {
+            let deleted = self
+                .call(move |conn| {
+                    conn.prepare_cached(
+                        "DELETE FROM messages WHERE seq IN (
+                             SELECT seq FROM messages WHERE state = 2 AND updated_at < ?1
+                             LIMIT ?2)",
+                    )
+                    .and_then(|mut s| s.execute(params![older_than_ms, PRUNE_CHUNK]))
+                    .map(|n| n as u64)
+                    .map_err(sql_error("prune delivered messages"))
+                })
+                .await?;
+            total += deleted;
+            if deleted < PRUNE_CHUNK as u64 {
+                return Ok(total);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
