@@ -13,6 +13,7 @@ use crate::routes::{Route, RouteConfig};
 use crate::secret::{self, Secret, SecretKind, SecretRef};
 use crate::telemetry::{AuditConfig, LogConfig};
 use crate::upstreams::{Upstream, UpstreamConfig};
+use crate::webhooks::{SigningConfig, Webhook, WebhookConfig};
 
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -43,6 +44,9 @@ pub struct BulwarkConfig {
     pub audit: AuditConfig,
     #[serde(default)]
     pub demo: Option<DemoConfig>,
+    #[serde(default)]
+    pub webhooks: Vec<WebhookConfig>,
+    pub signing: Option<SigningConfig>,
 }
 
 fn default_data_dir() -> String {
@@ -71,12 +75,17 @@ pub struct ValidatedConfig {
     pub log: LogConfig,
     pub audit_path: Option<PathBuf>,
     pub demo_listen: Option<SocketAddr>,
+    pub webhooks: Vec<Webhook>,
+    /// bulwark's key for signing deliveries; present whenever webhooks are configured.
+    pub signing_key: Option<Secret>,
 }
 
 impl ValidatedConfig {
     /// Every secret value in the config, so tests and log scrubbing can look for them.
     pub fn secrets(&self) -> Vec<&Secret> {
         let mut out: Vec<&Secret> = self.admin_tokens.iter().map(|t| &t.token).collect();
+        out.extend(self.webhooks.iter().flat_map(|w| w.secrets.iter()));
+        out.extend(self.signing_key.iter());
         for check in &self.checks {
             match &check.kind {
                 crate::checks::CheckKind::Postgres { url }
@@ -163,6 +172,30 @@ impl BulwarkConfig {
         report_duplicates("checks", &check_names, &mut problems);
 
         let admin_tokens = self.admin.validate(secrets, &mut problems);
+        let webhooks: Vec<Webhook> = self
+            .webhooks
+            .iter()
+            .enumerate()
+            .map(|(i, w)| w.validate(&format!("webhooks[{i}]"), secrets, &mut problems))
+            .collect();
+        let webhook_names: Vec<&str> = self.webhooks.iter().map(|w| w.name.as_str()).collect();
+        report_duplicates("webhooks", &webhook_names, &mut problems);
+        let signing_key = match &self.signing {
+            Some(signing) => Some(secrets.resolve(
+                &signing.key,
+                SecretKind::Owned,
+                "signing.key",
+                &mut problems,
+            )),
+            None if !self.webhooks.is_empty() => {
+                problems.error(
+                    "signing.key",
+                    "webhooks need bulwark's signing key for deliveries: [signing] key = \"${BULWARK_SIGNING_KEY}\" holding whsec_ + base64 of 32 random bytes (`echo whsec_$(openssl rand -base64 32)`)",
+                );
+                None
+            }
+            None => None,
+        };
         if self.log.level.trim().is_empty() {
             problems.error("log.level", "expected a level such as \"info\"");
         }
@@ -198,6 +231,8 @@ impl BulwarkConfig {
             log: self.log.clone(),
             audit_path,
             demo_listen,
+            webhooks,
+            signing_key,
         };
         (Some(config), problems)
     }

@@ -13,6 +13,7 @@ pub mod routes;
 pub mod secret;
 pub mod telemetry;
 pub mod upstreams;
+pub mod webhooks;
 
 pub use config::{BulwarkConfig, DemoConfig, SecretResolver, ValidatedConfig};
 pub use load::{LoadError, Loaded, load_file, load_str};

@@ -46,6 +46,7 @@ pub enum ViolationKind {
     RequestHeadTooLarge,
     MalformedRequest,
     Http2PrefaceTimeout,
+    WebhookSignatureInvalid,
 }
 
 impl BusEvent {

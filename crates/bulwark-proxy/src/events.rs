@@ -17,6 +17,8 @@ pub const OPEN_CONNECTIONS: &str = "bulwark_open_connections";
 pub const UPSTREAM_REQUESTS: &str = "bulwark_upstream_requests_total";
 pub const UPSTREAM_DURATION: &str = "bulwark_upstream_request_duration_seconds";
 pub const EXTERNAL_API_ERRORS: &str = "external_api_errors_total";
+pub const WEBHOOKS_RECEIVED: &str = "bulwark_webhooks_received_total";
+pub const WEBHOOK_SIGNATURES: &str = "webhook_signature_validations_total";
 
 /// Registers descriptions so every family has HELP and a unit in the scrape.
 pub fn describe() {
@@ -49,6 +51,14 @@ pub fn describe() {
     metrics::describe_counter!(
         EXTERNAL_API_ERRORS,
         "Failed calls to services outside bulwark, by target name and error kind."
+    );
+    metrics::describe_counter!(
+        WEBHOOKS_RECEIVED,
+        "Webhooks received, by webhook and outcome (stored, duplicate, bad_signature, too_large, bad_body, store_unavailable)."
+    );
+    metrics::describe_counter!(
+        WEBHOOK_SIGNATURES,
+        "Webhook signature checks, by webhook and result (valid, invalid)."
     );
 }
 
@@ -169,6 +179,29 @@ impl UpstreamMetrics {
         if let Some(started) = started {
             self.duration.record(started.elapsed().as_secs_f64());
         }
+    }
+}
+
+/// Per-webhook counters.
+pub struct WebhookMetrics {
+    name: String,
+}
+
+impl WebhookMetrics {
+    pub fn new(name: &str) -> Self {
+        Self {
+            name: name.to_string(),
+        }
+    }
+
+    pub fn received(&self, outcome: &'static str) {
+        metrics::counter!(WEBHOOKS_RECEIVED, "webhook" => self.name.clone(), "outcome" => outcome)
+            .increment(1);
+    }
+
+    pub fn signature(&self, result: &'static str) {
+        metrics::counter!(WEBHOOK_SIGNATURES, "webhook" => self.name.clone(), "result" => result)
+            .increment(1);
     }
 }
 

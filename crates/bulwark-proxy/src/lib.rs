@@ -10,6 +10,7 @@
 pub mod access_log;
 pub mod events;
 pub mod forwarded;
+pub mod inbox;
 pub mod listener;
 pub mod problem;
 pub mod proxy;

@@ -14,6 +14,12 @@ pub enum Problem {
     /// The client's request body broke off or was malformed mid-stream.
     BadRequestBody,
     NoRoute,
+    /// The webhook's signature did not verify.
+    BadSignature,
+    /// The body is above the webhook's limit.
+    PayloadTooLarge,
+    /// The store cannot take the webhook now; the sender should retry.
+    StoreUnavailable,
     RequestHeadTimeout,
     RequestHeadTooLarge,
     BadGateway,
@@ -28,6 +34,9 @@ impl Problem {
                 StatusCode::BAD_REQUEST
             }
             Problem::NoRoute => StatusCode::NOT_FOUND,
+            Problem::BadSignature => StatusCode::UNAUTHORIZED,
+            Problem::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Problem::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Problem::RequestHeadTimeout => StatusCode::REQUEST_TIMEOUT,
             Problem::RequestHeadTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Problem::BadGateway => StatusCode::BAD_GATEWAY,
@@ -48,6 +57,18 @@ impl Problem {
                 "The request body could not be read completely.",
             ),
             Problem::NoRoute => ("no-route", "No route matches this request."),
+            Problem::BadSignature => (
+                "bad-signature",
+                "The webhook signature is missing, malformed, stale or does not match.",
+            ),
+            Problem::PayloadTooLarge => (
+                "payload-too-large",
+                "The body is larger than this webhook accepts.",
+            ),
+            Problem::StoreUnavailable => (
+                "store-unavailable",
+                "The webhook could not be stored; retry later.",
+            ),
             Problem::RequestHeadTimeout => (
                 "request-head-timeout",
                 "The request head was not received in time.",
@@ -95,8 +116,14 @@ impl Problem {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        if matches!(self, Problem::NoHealthyTarget) {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        match self {
+            Problem::NoHealthyTarget => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            Problem::StoreUnavailable => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            _ => {}
         }
         response
     }

@@ -9,6 +9,8 @@ use http::Method;
 pub struct Matcher {
     pub host: HostMatch,
     pub path_prefix: String,
+    /// Match the path exactly instead of as a prefix (webhook endpoints).
+    pub exact: bool,
     pub methods: Vec<Method>,
 }
 
@@ -85,6 +87,7 @@ mod tests {
         Matcher {
             host,
             path_prefix: prefix.into(),
+            exact: false,
             methods: methods.to_vec(),
         }
     }

@@ -96,6 +96,9 @@ pub async fn handle(
             Err(problem)
         }
         (None, None) => Err(Problem::NoRoute),
+        (None, Some(RouteAction::Inbox(inbox))) => {
+            crate::inbox::receive(inbox, request, client_ip, &state.bus).await
+        }
         (
             None,
             Some(RouteAction::Proxy {

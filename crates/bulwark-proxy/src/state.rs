@@ -10,14 +10,58 @@ use bulwark_config::routes::Action;
 use bulwark_events::Bus;
 use ipnet::IpNet;
 
+use bulwark_config::routes::HostMatch;
+use bulwark_config::webhooks::{Webhook, WebhookScheme};
+use bulwark_queue::store::SqliteStore;
+use bulwark_signatures::{Scheme, Slack, Standard, Stripe, TokenScheme};
+use tokio::sync::Notify;
+
 use crate::access_log::AccessLogSink;
-use crate::events::RouteMetrics;
+use crate::events::{RouteMetrics, WebhookMetrics};
+use crate::inbox::Inbox;
 use crate::router::Matcher;
 use crate::upstream::UpstreamPool;
 
 pub type SharedState = Arc<ArcSwap<ProxyState>>;
 
+/// What inbox routes need from the queue: the store, and the dispatcher's wake-up.
+#[derive(Clone)]
+pub struct QueueHandle {
+    pub store: SqliteStore,
+    pub waker: Arc<Notify>,
+}
+
+fn inbox_for(webhook: &Webhook, queue: &QueueHandle) -> Inbox {
+    let scheme = match &webhook.scheme {
+        WebhookScheme::Stripe => Scheme::Stripe(Stripe::default()),
+        WebhookScheme::Github => Scheme::Github,
+        WebhookScheme::Slack => Scheme::Slack(Slack::default()),
+        WebhookScheme::Standard => Scheme::Standard(Standard::default()),
+        WebhookScheme::Shopify => Scheme::Shopify,
+        WebhookScheme::Token { header, prefix } => Scheme::Token(
+            TokenScheme::new(header, prefix.as_deref())
+                .expect("validation checked the token header name"),
+        ),
+    };
+    Inbox {
+        name: webhook.name.clone(),
+        scheme,
+        secrets: webhook
+            .secrets
+            .iter()
+            .map(|s| s.expose().as_bytes().to_vec())
+            .collect(),
+        max_body_bytes: webhook.max_body_bytes,
+        dedup_window_ms: webhook.dedup_window.as_millis() as i64,
+        store: queue.store.clone(),
+        waker: queue.waker.clone(),
+        metrics: WebhookMetrics::new(&webhook.name),
+    }
+}
+
 pub enum RouteAction {
+    /// Verify, store, acknowledge; the dispatcher delivers later.
+    Inbox(Arc<Inbox>),
     Proxy {
         upstream: Arc<UpstreamPool>,
         /// Removed from the path before forwarding.
@@ -46,7 +90,12 @@ pub struct ProxyState {
 
 impl ProxyState {
     /// Upstream pools (connections, passive health) start fresh with each config.
-    pub fn build(config: &ValidatedConfig, bus: Bus, access_log: Arc<dyn AccessLogSink>) -> Self {
+    pub fn build(
+        config: &ValidatedConfig,
+        bus: Bus,
+        access_log: Arc<dyn AccessLogSink>,
+        queue: Option<&QueueHandle>,
+    ) -> Self {
         let upstreams: Vec<Arc<UpstreamPool>> = config
             .upstreams
             .iter()
@@ -74,13 +123,36 @@ impl ProxyState {
                     matcher: Matcher {
                         host: route.host.clone(),
                         path_prefix: route.path_prefix.clone(),
+                        exact: false,
                         methods: route.methods.clone(),
                     },
                     action,
                     metrics: Arc::new(RouteMetrics::new(&route.name)),
                 }
             })
-            .collect();
+            .collect::<Vec<_>>();
+        // Webhook endpoints come first: an exact POST path is never meant for the app.
+        let mut routes: Vec<CompiledRoute> = match queue {
+            Some(queue) => config
+                .webhooks
+                .iter()
+                .map(|webhook| CompiledRoute {
+                    matcher: Matcher {
+                        host: HostMatch::Any,
+                        path_prefix: webhook.path.clone(),
+                        exact: true,
+                        methods: vec![http::Method::POST],
+                    },
+                    action: RouteAction::Inbox(Arc::new(inbox_for(webhook, queue))),
+                    metrics: Arc::new(RouteMetrics::new(&format!("webhook.{}", webhook.name))),
+                })
+                .collect(),
+            None => Vec::new(),
+        }
+        .into_iter()
+        .chain(routes)
+        .collect();
+        routes.shrink_to_fit();
         Self {
             routes,
             unmatched: Arc::new(RouteMetrics::new("_unmatched")),

@@ -255,8 +255,11 @@ async fn delivers_once_signed_with_the_contract_headers() {
         1,
         "only bulwark's own signature"
     );
-    assert_eq!(h.dispatcher.stats().delivered, 1);
+    // The store says delivered before the delivery task updates its stats; stopping
+    // waits for that task.
+    let stats = h.dispatcher.clone();
     h.stop().await;
+    assert_eq!(stats.stats().delivered, 1);
 }
 
 #[tokio::test]
@@ -275,9 +278,10 @@ async fn a_503_is_retried_with_the_same_webhook_id_then_delivered() {
         assert_eq!(r.headers[WEBHOOK_ID_HEADER], id.to_string().as_str());
         verify(r).expect("each attempt is signed");
     }
-    let stats = h.dispatcher.stats();
-    assert_eq!((stats.retried, stats.delivered, stats.attempts), (1, 1, 2));
+    let dispatcher = h.dispatcher.clone();
     h.stop().await;
+    let stats = dispatcher.stats();
+    assert_eq!((stats.retried, stats.delivered, stats.attempts), (1, 1, 2));
 }
 
 #[tokio::test]

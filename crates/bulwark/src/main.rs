@@ -3,6 +3,7 @@
 mod check;
 mod demo;
 mod logging;
+mod queue;
 mod run;
 
 use std::path::PathBuf;

@@ -172,6 +172,7 @@ async fn serve(
         ));
     }
 
+    let queue = crate::queue::start(&config, &background).await?;
     let public = bind(config.listen.public, "listen.public").await?;
     let ops = bind(config.listen.ops, "listen.ops").await?;
     let demo = match config.demo_listen {
@@ -214,6 +215,7 @@ async fn serve(
         &config,
         bus.clone(),
         access_log.clone(),
+        queue.as_ref(),
     )));
     let public_addr = public.local_addr()?;
     let draining = CancellationToken::new();
@@ -243,11 +245,19 @@ async fn serve(
         version: env!("CARGO_PKG_VERSION").to_string(),
     });
 
+    let running = Running {
+        shared: shared.clone(),
+        health: health.clone(),
+        bus: bus.clone(),
+        background: background.clone(),
+        access_log: access_log.clone(),
+        queue: queue.clone(),
+    };
     let mut current = config;
     loop {
         tokio::select! {
             _ = hangup.recv() => {
-                if let Some(next) = reload(&config_path, &current, &shared, &health, &bus, &background, &access_log) {
+                if let Some(next) = reload(&config_path, &current, &running) {
                     current = next;
                 }
             }
@@ -303,17 +313,19 @@ fn mark_config_loaded() {
     metrics::gauge!(CONFIG_LAST_SUCCESS).set(now);
 }
 
+/// The parts of a running bulwark that a reload swaps or restarts.
+struct Running {
+    shared: SharedState,
+    health: Health,
+    bus: Bus,
+    background: CancellationToken,
+    access_log: Arc<dyn AccessLogSink>,
+    queue: Option<bulwark_proxy::state::QueueHandle>,
+}
+
 /// Loads the file again. A bad config keeps the running one and says why; listener
 /// addresses and worker count need a restart and are kept as they are.
-fn reload(
-    path: &Path,
-    current: &ValidatedConfig,
-    shared: &SharedState,
-    health: &Health,
-    bus: &Bus,
-    background: &CancellationToken,
-    access_log: &Arc<dyn AccessLogSink>,
-) -> Option<ValidatedConfig> {
+fn reload(path: &Path, current: &ValidatedConfig, running: &Running) -> Option<ValidatedConfig> {
     let loaded = match bulwark_config::load_file(path) {
         Ok(loaded) => loaded,
         Err(error) => {
@@ -323,7 +335,9 @@ fn reload(
             };
             tracing::error!(error = %error, "Config reload refused; the running config stays.");
             metrics::counter!(CONFIG_RELOADS, "result" => "failure").increment(1);
-            bus.publish(BusEvent::ConfigReloadFailed { problems });
+            running
+                .bus
+                .publish(BusEvent::ConfigReloadFailed { problems });
             return None;
         }
     };
@@ -340,19 +354,29 @@ fn reload(
         next.demo_listen = current.demo_listen;
         next.workers = current.workers;
     }
+    if next.webhooks != current.webhooks || next.signing_key != current.signing_key {
+        tracing::warn!(
+            "Webhooks and the signing key change only on restart; keeping the current ones."
+        );
+        next.webhooks = current.webhooks.clone();
+        next.signing_key = current.signing_key.clone();
+    }
     if next.log != current.log {
         tracing::warn!("Log settings change only on restart; keeping the current ones.");
         next.log = current.log.clone();
     }
-    shared.store(Arc::new(ProxyState::build(
+    running.shared.store(Arc::new(ProxyState::build(
         &next,
-        bus.clone(),
-        access_log.clone(),
+        running.bus.clone(),
+        running.access_log.clone(),
+        running.queue.as_ref(),
     )));
-    health.apply(&next.checks, &next.upstreams, background);
+    running
+        .health
+        .apply(&next.checks, &next.upstreams, &running.background);
     metrics::counter!(CONFIG_RELOADS, "result" => "success").increment(1);
     mark_config_loaded();
-    bus.publish(BusEvent::ConfigReloaded);
+    running.bus.publish(BusEvent::ConfigReloaded);
     tracing::info!(
         routes = next.routes.len(),
         upstreams = next.upstreams.len(),

@@ -9,3 +9,4 @@ mod lifecycle;
 mod metrics;
 mod proxy;
 mod timeouts;
+mod webhooks;

@@ -28,10 +28,24 @@ fn exported_families(scrape: &str) -> BTreeSet<String> {
 #[tokio::test]
 async fn the_scrape_passes_promtool_and_matches_the_docs() {
     let upstream = TestUpstream::start().await;
-    let bulwark = Bulwark::start(&format!(
-        r#"
+    let down = bulwark_testkit::free_port();
+    let bulwark = Bulwark::start_with(
+        &format!(
+            r#"
 [proxy]
 max_request_head_bytes = 1024
+
+[signing]
+key = "${{SIGNING_KEY}}"
+
+[[webhooks]]
+name = "hook"
+path = "/hook"
+scheme = "token"
+secrets = ["${{HOOK_TOKEN}}"]
+destination = "http://127.0.0.1:{down}/"
+retry_schedule = ["0ms", "5ms", "5ms", "5ms", "5ms", "5ms", "5ms"]
+delivery_timeout = "500ms"
 
 [[upstreams]]
 name = "app"
@@ -47,9 +61,22 @@ kind = "tcp"
 address = "{addr}"
 interval = "100ms"
 "#,
-        url = upstream.url(),
-        addr = upstream.addr
-    ));
+            url = upstream.url(),
+            addr = upstream.addr
+        ),
+        crate::support::Options {
+            env: vec![
+                (
+                    "HOOK_TOKEN",
+                    "a-token-the-sender-and-bulwark-share".to_string(),
+                ),
+                (
+                    "SIGNING_KEY",
+                    "whsec_q3n0bXh0ZWdqZ2N2b3l3eXpqcWx4a2p0dW9sYmZ2aGQ=".to_string(),
+                ),
+            ],
+        },
+    );
     let client = reqwest::Client::new();
     for path in ["/echo", "/status/500", "/status/404"] {
         client.get(bulwark.url(path)).send().await.unwrap();
@@ -58,6 +85,23 @@ interval = "100ms"
     big.extend(std::iter::repeat_n(b'a', 2000));
     big.extend_from_slice(b"\r\n\r\n");
     raw_exchange(bulwark.public, &big).await;
+    // A webhook whose app is down: stored, attempted, and the breaker opens.
+    let stored = reqwest::Client::new()
+        .post(bulwark.url("/hook"))
+        .header("authorization", "a-token-the-sender-and-bulwark-share")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stored.status(), 200);
+    let opened = eventually(Duration::from_secs(10), || async {
+        bulwark
+            .metrics()
+            .await
+            .contains("circuit_breaker_transitions_total{")
+    })
+    .await;
+    assert!(opened, "the breaker never opened");
     let checked = eventually(Duration::from_secs(10), || async {
         bulwark
             .metrics()

@@ -10,6 +10,7 @@
 //! - `/status/CODE`: answers with that status
 //! - `/hop`: answers with hop-by-hop headers set
 //! - `/ws`: WebSocket echo
+//! - `/record`: keeps each request's headers and body for [`TestUpstream::recorded`]
 #![allow(dead_code)] // each test module uses a different part of the harness
 
 use std::convert::Infallible;
@@ -29,9 +30,17 @@ use tokio::sync::{Notify, mpsc};
 
 type Body = BoxBody<Bytes, Infallible>;
 
+/// A request as `/record` received it.
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    pub headers: http::HeaderMap,
+    pub body: Bytes,
+}
+
 pub struct TestUpstream {
     pub addr: SocketAddr,
     pub requests: Arc<AtomicUsize>,
+    recorded: Arc<std::sync::Mutex<Vec<Recorded>>>,
     gate: Arc<Notify>,
     first_chunk_rx: tokio::sync::Mutex<mpsc::Receiver<()>>,
     task: tokio::task::JoinHandle<()>,
@@ -40,6 +49,7 @@ pub struct TestUpstream {
 #[derive(Clone)]
 struct Shared {
     requests: Arc<AtomicUsize>,
+    recorded: Arc<std::sync::Mutex<Vec<Recorded>>>,
     gate: Arc<Notify>,
     first_chunk: mpsc::Sender<()>,
 }
@@ -55,10 +65,12 @@ impl TestUpstream {
         let (tx, rx) = mpsc::channel(4);
         let shared = Shared {
             requests: Arc::new(AtomicUsize::new(0)),
+            recorded: Arc::new(std::sync::Mutex::new(Vec::new())),
             gate: Arc::new(Notify::new()),
             first_chunk: tx,
         };
         let (requests, gate) = (shared.requests.clone(), shared.gate.clone());
+        let recorded = shared.recorded.clone();
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
@@ -78,6 +90,7 @@ impl TestUpstream {
         TestUpstream {
             addr,
             requests,
+            recorded,
             gate,
             first_chunk_rx: tokio::sync::Mutex::new(rx),
             task,
@@ -101,6 +114,11 @@ impl TestUpstream {
     /// Stops accepting; open connections are not closed.
     pub fn stop(&self) {
         self.task.abort();
+    }
+
+    /// What `/record` received so far.
+    pub fn recorded(&self) -> Vec<Recorded> {
+        self.recorded.lock().unwrap().clone()
     }
 
     pub fn served(&self) -> usize {
@@ -222,6 +240,20 @@ async fn handle(shared: Shared, mut req: Request<Incoming>) -> Result<Response<B
         h.insert("keep-alive", "timeout=5".parse().unwrap());
         h.insert("x-end-to-end", "kept".parse().unwrap());
         r
+    } else if path == "/record" {
+        let headers = req.headers().clone();
+        let body = req
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        shared
+            .recorded
+            .lock()
+            .unwrap()
+            .push(Recorded { headers, body });
+        full(StatusCode::NO_CONTENT, "")
     } else if path == "/ws" {
         websocket_echo(&mut req)
     } else {
