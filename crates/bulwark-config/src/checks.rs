@@ -136,6 +136,9 @@ fn postgres_params_supported(url: &str) -> bool {
         .all(|pair| POSTGRES_PARAMS.contains(&pair.split_once('=').map_or(pair, |(k, _)| k)))
 }
 
+/// The built-in check on the message store, present when webhooks are configured.
+pub const STORE_CHECK: &str = "store";
+
 /// Names of the checks bulwark always runs on itself.
 pub const BUILTIN_CHECKS: &[&str] = &["listeners", "config"];
 
@@ -148,7 +151,7 @@ impl CheckConfig {
         problems: &mut Problems,
     ) -> Check {
         crate::names::check_name(&self.name, &format!("{path}.name"), problems);
-        if BUILTIN_CHECKS.contains(&self.name.as_str()) {
+        if BUILTIN_CHECKS.contains(&self.name.as_str()) || self.name == STORE_CHECK {
             problems.error(
                 format!("{path}.name"),
                 "this name is reserved for a built-in check",

@@ -19,6 +19,17 @@ pub async fn serve(listener: TcpListener, cancel: CancellationToken) {
 }
 
 async fn echo(request: Request) -> Json<serde_json::Value> {
+    // Shows deliveries in the quick start's log; webhook-id is set on deliveries only.
+    let webhook_id = request
+        .headers()
+        .get("webhook-id")
+        .and_then(|v| v.to_str().ok());
+    tracing::info!(
+        method = request.method().as_str(),
+        path = request.uri().path(),
+        webhook_id = webhook_id.unwrap_or("-"),
+        "Demo upstream received a request."
+    );
     let headers: BTreeMap<&str, &str> = request
         .headers()
         .iter()

@@ -183,6 +183,11 @@ async fn serve(
     let health = Health::new(bus.clone());
     health.set_builtin("config", true, None);
     health.set_builtin("listeners", true, None);
+    if queue.is_some() {
+        // Critical like the other built-ins: without its store the inbox can only
+        // answer 503, so a load balancer should send webhooks elsewhere.
+        health.set_builtin(bulwark_config::checks::STORE_CHECK, true, None);
+    }
     health.apply(&config.checks, &config.upstreams, &background);
 
     let ops_state = bulwark_ops::server::OpsState {

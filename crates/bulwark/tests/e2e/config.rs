@@ -82,7 +82,11 @@ fn every_example_config_passes_check() {
         .collect();
     files.sort();
     assert!(!files.is_empty(), "no examples in {}", examples.display());
-    let cwd = tempfile::tempdir().unwrap();
+    // Examples are run from the repository root, as the README does; relative paths in
+    // them (demo secret files) are relative to it.
+    let repo_root = examples
+        .parent()
+        .expect("examples/ is in the repository root");
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
         // Secrets an example refers to get strong values, distinct per variable.
@@ -97,7 +101,7 @@ fn every_example_config_passes_check() {
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
-        let output = check_file(&file, &env, cwd.path());
+        let output = check_file(&file, &env, repo_root);
         let stdout = String::from_utf8_lossy(&output.stdout);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(
