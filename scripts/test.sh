@@ -51,6 +51,7 @@ install_missing() {
     command -v redis-cli >/dev/null || missing+=(redis-tools)
     command -v promtool >/dev/null || missing+=(prometheus)
     command -v runuser >/dev/null || missing+=(util-linux)
+    command -v strace >/dev/null || missing+=(strace)
 
     if [ ${#missing[@]} -eq 0 ]; then
         say "Packages: all present."

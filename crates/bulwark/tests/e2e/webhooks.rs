@@ -181,3 +181,106 @@ async fn forged_and_duplicate_webhooks_are_not_delivered() {
         "{scrape}"
     );
 }
+
+/// Guarantee 1: a 2xx for a webhook is written only after the database was synced. A
+/// crash test cannot see a missing fsync, so the order of system calls is read from
+/// strace: some fsync/fdatasync of the database or its WAL must come before the write
+/// of each `HTTP/1.1 200` to the client.
+#[tokio::test]
+async fn the_acknowledgement_is_written_after_the_store_was_synced() {
+    let upstream = TestUpstream::start().await;
+    let body_config = format!(
+        r#"
+[signing]
+key = "${{SIGNING_KEY}}"
+
+[[webhooks]]
+name = "github"
+path = "/webhooks/github"
+scheme = "github"
+secrets = ["${{GITHUB_SECRET}}"]
+destination = "{}/record"
+"#,
+        upstream.url()
+    );
+    let bulwark = Bulwark::start_under(
+        &[
+            "strace",
+            "-f",
+            "-y",
+            "-s",
+            "32",
+            "-e",
+            "trace=fsync,fdatasync,write,writev,sendto,sendmsg",
+            "-o",
+            "{dir}/strace.log",
+        ],
+        &body_config,
+        Options {
+            env: vec![
+                ("SIGNING_KEY", SIGNING_KEY.to_string()),
+                ("GITHUB_SECRET", GITHUB_SECRET.to_string()),
+            ],
+        },
+    );
+    let mut acknowledged = 0;
+    for i in 0..3 {
+        let body = r#"{"n":1}"#;
+        let (status, _) = post(
+            &bulwark,
+            body,
+            &github_signature(body.as_bytes()),
+            &format!("sync-{i}"),
+        )
+        .await;
+        assert_eq!(status, 200);
+        acknowledged += 1;
+    }
+    let log_path = bulwark.dir.path().join("strace.log");
+    let ordered = eventually(Duration::from_secs(10), || async {
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        log.matches("HTTP/1.1 200").count() >= acknowledged
+    })
+    .await;
+    assert!(ordered, "strace never saw the acknowledgements");
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    // strace splits a call that another thread interrupts into `<unfinished ...>` and
+    // `<... resumed>` lines; a sync counts once it has returned, a write from when it
+    // started. Causality keeps that order honest: the writer thread must return from
+    // its sync before it can tell the request task to answer.
+    let mut synced_since_last_ack = false;
+    let mut pending_sync: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut checked = 0;
+    for line in log.lines() {
+        let pid = line
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        // Syncs while the store opened (migrations) happen before bulwark says it is
+        // up; only syncs after that count for the first acknowledgement.
+        if line.contains("listening") && line.contains("write(1") {
+            synced_since_last_ack = false;
+        }
+        let sync_call = (line.contains(" fsync(") || line.contains(" fdatasync("))
+            && line.contains("bulwark.db");
+        if sync_call && line.contains("<unfinished") {
+            pending_sync.insert(pid);
+        } else if sync_call {
+            synced_since_last_ack = true;
+        } else if (line.contains("<... fsync resumed>") || line.contains("<... fdatasync resumed>"))
+            && pending_sync.remove(&pid)
+        {
+            synced_since_last_ack = true;
+        }
+        if line.contains("HTTP/1.1 200") && !line.contains("resumed>") {
+            assert!(
+                synced_since_last_ack,
+                "a 200 was written with no database sync before it:\n{line}\n\n{log}"
+            );
+            synced_since_last_ack = false;
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, acknowledged, "each acknowledgement was checked");
+}

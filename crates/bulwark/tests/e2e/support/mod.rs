@@ -34,10 +34,25 @@ impl Bulwark {
     }
 
     pub fn start_with(body: &str, options: Options<'_>) -> Bulwark {
+        Self::start_under(&[], body, options)
+    }
+
+    /// Runs the binary under `wrapper` (e.g. `strace -f -o FILE`); `{dir}` in the wrapper
+    /// arguments is replaced by this instance's temp dir.
+    pub fn start_under(wrapper: &[&str], body: &str, options: Options<'_>) -> Bulwark {
         let dir = tempfile::tempdir().expect("temp dir");
         let config_path = dir.path().join("bulwark.toml");
         std::fs::write(&config_path, full_config(dir.path(), body)).expect("write config");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_bulwark"));
+        let dir_text = dir.path().display().to_string();
+        let mut command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args.iter().map(|a| a.replace("{dir}", &dir_text)));
+                command.arg(env!("CARGO_BIN_EXE_bulwark"));
+                command
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_bulwark")),
+        };
         command
             .args(["run", "--config"])
             .arg(&config_path)
