@@ -264,13 +264,11 @@ destination = "{}/record"
         }
         let sync_call = (line.contains(" fsync(") || line.contains(" fdatasync("))
             && line.contains("bulwark.db");
+        let resumed_sync =
+            line.contains("<... fsync resumed>") || line.contains("<... fdatasync resumed>");
         if sync_call && line.contains("<unfinished") {
             pending_sync.insert(pid);
-        } else if sync_call {
-            synced_since_last_ack = true;
-        } else if (line.contains("<... fsync resumed>") || line.contains("<... fdatasync resumed>"))
-            && pending_sync.remove(&pid)
-        {
+        } else if sync_call || (resumed_sync && pending_sync.remove(&pid)) {
             synced_since_last_ack = true;
         }
         if line.contains("HTTP/1.1 200") && !line.contains("resumed>") {
