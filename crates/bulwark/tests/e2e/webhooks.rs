@@ -282,3 +282,80 @@ destination = "{}/record"
     }
     assert_eq!(checked, acknowledged, "each acknowledgement was checked");
 }
+
+/// Guarantee 3: `kill -9` at any moment loses nothing acknowledged. Webhooks are sent
+/// concurrently, bulwark is killed while they are in flight, and after a restart every
+/// webhook that got a 200 is delivered at least once; nothing unsent appears.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_acknowledged_is_lost_to_kill_9() {
+    for round in 0..2 {
+        let upstream = TestUpstream::start().await;
+        let bulwark = start(&upstream);
+        let url = bulwark.url("/webhooks/github");
+        let client = reqwest::Client::new();
+        let sent = 150;
+        let (acks_tx, mut acks_rx) = tokio::sync::mpsc::unbounded_channel();
+        for i in 0..sent {
+            let (client, url, acks) = (client.clone(), url.clone(), acks_tx.clone());
+            tokio::spawn(async move {
+                let body = format!(r#"{{"round":{round},"n":{i}}}"#);
+                let result = client
+                    .post(url)
+                    .header("x-github-delivery", format!("crash-{round}-{i}"))
+                    .header("x-hub-signature-256", github_signature(body.as_bytes()))
+                    .body(body.clone())
+                    .send()
+                    .await;
+                let acknowledged = matches!(&result, Ok(r) if r.status() == 200);
+                let _ = acks.send((body, acknowledged));
+            });
+        }
+        drop(acks_tx);
+        // Kill once a few acknowledgements are in, with the rest still in flight.
+        let mut outcomes = Vec::new();
+        while outcomes.iter().filter(|(_, ok)| *ok).count() < 5 {
+            outcomes.push(acks_rx.recv().await.expect("senders report"));
+        }
+        let bulwark = bulwark.kill_and_restart();
+        while let Some(outcome) = acks_rx.recv().await {
+            outcomes.push(outcome);
+        }
+        let acknowledged: Vec<&String> = outcomes
+            .iter()
+            .filter(|(_, ok)| *ok)
+            .map(|(b, _)| b)
+            .collect();
+        assert!(acknowledged.len() >= 5);
+        eprintln!(
+            "round {round}: {} of {sent} acknowledged before or around the kill",
+            acknowledged.len()
+        );
+
+        let all_delivered = eventually(Duration::from_secs(20), || async {
+            let delivered: Vec<String> = upstream
+                .recorded()
+                .iter()
+                .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+                .collect();
+            acknowledged.iter().all(|b| delivered.contains(b))
+        })
+        .await;
+        assert!(
+            all_delivered,
+            "round {round}: an acknowledged webhook was lost; acknowledged {}, delivered {}",
+            acknowledged.len(),
+            upstream.recorded().len()
+        );
+        let sent_bodies: Vec<String> = (0..sent)
+            .map(|i| format!(r#"{{"round":{round},"n":{i}}}"#))
+            .collect();
+        for r in upstream.recorded() {
+            let body = String::from_utf8_lossy(&r.body).into_owned();
+            assert!(
+                sent_bodies.contains(&body),
+                "round {round}: delivered something never sent: {body}"
+            );
+        }
+        drop(bulwark);
+    }
+}

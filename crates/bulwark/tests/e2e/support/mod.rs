@@ -20,6 +20,7 @@ pub struct Bulwark {
     pub ops: SocketAddr,
     pub dir: tempfile::TempDir,
     output: Arc<Mutex<String>>,
+    env: Vec<(String, String)>,
 }
 
 pub struct Options<'a> {
@@ -43,6 +44,26 @@ impl Bulwark {
         let dir = tempfile::tempdir().expect("temp dir");
         let config_path = dir.path().join("bulwark.toml");
         std::fs::write(&config_path, full_config(dir.path(), body)).expect("write config");
+        let env = options
+            .env
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        Self::launch(wrapper, dir, env)
+    }
+
+    /// `kill -9`, then a new process on the same data folder and config (new ports).
+    pub fn kill_and_restart(mut self) -> Bulwark {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reap");
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"));
+        let env = std::mem::take(&mut self.env);
+        drop(self);
+        Self::launch(&[], dir, env)
+    }
+
+    fn launch(wrapper: &[&str], dir: tempfile::TempDir, env: Vec<(String, String)>) -> Bulwark {
+        let config_path = dir.path().join("bulwark.toml");
         let dir_text = dir.path().display().to_string();
         let mut command = match wrapper.split_first() {
             Some((program, args)) => {
@@ -59,7 +80,7 @@ impl Bulwark {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        for (k, v) in options.env {
+        for (k, v) in &env {
             command.env(k, v);
         }
         let mut child = command.spawn().expect("spawn bulwark");
@@ -94,6 +115,7 @@ impl Bulwark {
             child,
             dir,
             output,
+            env,
         }
     }
 
