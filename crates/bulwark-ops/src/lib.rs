@@ -5,6 +5,7 @@
 //! else. The binary wires it: [`metrics::install`] once at start, a [`health::Health`]
 //! fed with the built-in checks and the configured ones, and [`server::router`].
 
+pub mod admin;
 pub mod health;
 pub mod metrics;
 pub mod server;

@@ -2,6 +2,7 @@
 
 mod check;
 mod demo;
+mod dlq;
 mod logging;
 mod queue;
 mod run;
@@ -46,6 +47,14 @@ enum Command {
     },
     /// Print version, git commit, build time and rustc version.
     Version,
+    /// Browse, replay and purge the dead-letter queue (admin API; token in BULWARK_ADMIN_TOKEN).
+    Dlq {
+        /// The ops listener of the running bulwark.
+        #[arg(long, default_value = "http://127.0.0.1:9090")]
+        url: String,
+        #[command(subcommand)]
+        command: dlq::DlqCommand,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -75,6 +84,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Check { config } => check::run(&config),
+        Command::Dlq { url, command } => dlq::run(&url, command),
         Command::Run { config, log_format } => {
             let format = log_format.map(|f| match f {
                 LogFormatArg::Json => bulwark_config::telemetry::LogFormat::Json,

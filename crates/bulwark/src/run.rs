@@ -196,9 +196,19 @@ async fn serve(
         version,
     };
     let ops_addr = ops.local_addr()?;
+    // The dead-letter admin API exists with the store, i.e. when webhooks are configured.
+    let admin = queue.as_ref().map(|q| bulwark_ops::admin::AdminState {
+        store: q.store.clone(),
+        tokens: config.admin_tokens.clone(),
+        waker: Some(q.waker.clone()),
+    });
+    bulwark_ops::admin::events::describe();
     let ops_cancel = background.clone();
     tokio::spawn(async move {
-        let app = bulwark_ops::server::router(ops_state);
+        let mut app = bulwark_ops::server::router(ops_state);
+        if let Some(admin) = admin {
+            app = app.merge(bulwark_ops::admin::router(admin));
+        }
         let served = axum::serve(ops, app)
             .with_graceful_shutdown(async move { ops_cancel.cancelled().await })
             .await;

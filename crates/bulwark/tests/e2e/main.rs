@@ -3,6 +3,7 @@
 mod support;
 
 mod config;
+mod dlq;
 mod hardening;
 mod health;
 mod lifecycle;

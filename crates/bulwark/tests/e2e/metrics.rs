@@ -102,6 +102,11 @@ interval = "100ms"
     })
     .await;
     assert!(opened, "the breaker never opened");
+    // An admin call without a token: refused, and counted.
+    let refused = reqwest::get(bulwark.ops_url("/admin/v1/dead-letters"))
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
     let checked = eventually(Duration::from_secs(10), || async {
         bulwark
             .metrics()

@@ -11,6 +11,7 @@
 //! - `/hop`: answers with hop-by-hop headers set
 //! - `/ws`: WebSocket echo
 //! - `/record`: keeps each request's headers and body for [`TestUpstream::recorded`]
+//! - `/toggle`: 400 until [`TestUpstream::set_accepting`], then like `/record`
 #![allow(dead_code)] // each test module uses a different part of the harness
 
 use std::convert::Infallible;
@@ -41,6 +42,7 @@ pub struct TestUpstream {
     pub addr: SocketAddr,
     pub requests: Arc<AtomicUsize>,
     recorded: Arc<std::sync::Mutex<Vec<Recorded>>>,
+    accepting: Arc<std::sync::atomic::AtomicBool>,
     gate: Arc<Notify>,
     first_chunk_rx: tokio::sync::Mutex<mpsc::Receiver<()>>,
     task: tokio::task::JoinHandle<()>,
@@ -50,6 +52,7 @@ pub struct TestUpstream {
 struct Shared {
     requests: Arc<AtomicUsize>,
     recorded: Arc<std::sync::Mutex<Vec<Recorded>>>,
+    accepting: Arc<std::sync::atomic::AtomicBool>,
     gate: Arc<Notify>,
     first_chunk: mpsc::Sender<()>,
 }
@@ -66,11 +69,13 @@ impl TestUpstream {
         let shared = Shared {
             requests: Arc::new(AtomicUsize::new(0)),
             recorded: Arc::new(std::sync::Mutex::new(Vec::new())),
+            accepting: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             gate: Arc::new(Notify::new()),
             first_chunk: tx,
         };
         let (requests, gate) = (shared.requests.clone(), shared.gate.clone());
         let recorded = shared.recorded.clone();
+        let accepting = shared.accepting.clone();
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
@@ -91,6 +96,7 @@ impl TestUpstream {
             addr,
             requests,
             recorded,
+            accepting,
             gate,
             first_chunk_rx: tokio::sync::Mutex::new(rx),
             task,
@@ -114,6 +120,11 @@ impl TestUpstream {
     /// Stops accepting; open connections are not closed.
     pub fn stop(&self) {
         self.task.abort();
+    }
+
+    /// From now on `/toggle` accepts (and records) instead of answering 400.
+    pub fn set_accepting(&self) {
+        self.accepting.store(true, Ordering::SeqCst);
     }
 
     /// What `/record` received so far.
@@ -240,7 +251,9 @@ async fn handle(shared: Shared, mut req: Request<Incoming>) -> Result<Response<B
         h.insert("keep-alive", "timeout=5".parse().unwrap());
         h.insert("x-end-to-end", "kept".parse().unwrap());
         r
-    } else if path == "/record" {
+    } else if path == "/toggle" && !shared.accepting.load(Ordering::SeqCst) {
+        full(StatusCode::BAD_REQUEST, "")
+    } else if path == "/record" || path == "/toggle" {
         let headers = req.headers().clone();
         let body = req
             .into_body()
