@@ -28,7 +28,13 @@ fn github_signature(body: &[u8]) -> String {
 }
 
 fn start(upstream: &TestUpstream) -> Bulwark {
-    Bulwark::start_with(
+    start_under(&[], upstream)
+}
+
+/// The GitHub webhook delivering to `upstream`'s `/record`, run under `wrapper`.
+fn start_under(wrapper: &[&str], upstream: &TestUpstream) -> Bulwark {
+    Bulwark::start_under(
+        wrapper,
         &format!(
             r#"
 [signing]
@@ -189,21 +195,7 @@ async fn forged_and_duplicate_webhooks_are_not_delivered() {
 #[tokio::test]
 async fn the_acknowledgement_is_written_after_the_store_was_synced() {
     let upstream = TestUpstream::start().await;
-    let body_config = format!(
-        r#"
-[signing]
-key = "${{SIGNING_KEY}}"
-
-[[webhooks]]
-name = "github"
-path = "/webhooks/github"
-scheme = "github"
-secrets = ["${{GITHUB_SECRET}}"]
-destination = "{}/record"
-"#,
-        upstream.url()
-    );
-    let bulwark = Bulwark::start_under(
+    let bulwark = start_under(
         &[
             "strace",
             "-f",
@@ -215,13 +207,7 @@ destination = "{}/record"
             "-o",
             "{dir}/strace.log",
         ],
-        &body_config,
-        Options {
-            env: vec![
-                ("SIGNING_KEY", SIGNING_KEY.to_string()),
-                ("GITHUB_SECRET", GITHUB_SECRET.to_string()),
-            ],
-        },
+        &upstream,
     );
     let mut acknowledged = 0;
     for i in 0..3 {
