@@ -54,10 +54,6 @@ impl ResponseBody {
         self.log = Some(log);
         self
     }
-
-    pub fn log_mut(&mut self) -> Option<&mut RequestLog> {
-        self.log.as_mut()
-    }
 }
 
 impl From<Bytes> for ResponseBody {

@@ -7,7 +7,7 @@ use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-use crate::support::{Bulwark, TestUpstream, eventually, raw_exchange};
+use crate::support::{Bulwark, TestUpstream, eventually, raw_exchange, split_json_response};
 
 fn config(upstream: &TestUpstream, extra: &str) -> String {
     format!(
@@ -33,11 +33,6 @@ upstream = "app"
     )
 }
 
-fn body_of(raw: &str) -> serde_json::Value {
-    let (_, body) = raw.split_once("\r\n\r\n").expect("a response");
-    serde_json::from_str(body).expect("json body")
-}
-
 #[tokio::test]
 async fn connection_cannot_name_the_headers_bulwark_sets() {
     let upstream = TestUpstream::start().await;
@@ -47,7 +42,7 @@ async fn connection_cannot_name_the_headers_bulwark_sets() {
         b"GET /echo HTTP/1.1\r\nHost: t\r\nConnection: close, x-forwarded-for, x-request-id, x-forwarded-proto\r\n\r\n",
     )
     .await;
-    let echoed = body_of(&raw);
+    let echoed = split_json_response(&raw).1;
     assert_eq!(echoed["headers"]["x-forwarded-for"], "127.0.0.1");
     assert_eq!(echoed["headers"]["x-forwarded-proto"], "http");
     assert!(echoed["headers"]["x-request-id"].is_string());
@@ -118,7 +113,7 @@ async fn the_routed_host_is_the_host_the_app_sees() {
         b"GET http://other.test/echo HTTP/1.1\r\nHost: public.test\r\nConnection: close\r\n\r\n",
     )
     .await;
-    let echoed = body_of(&raw);
+    let echoed = split_json_response(&raw).1;
     assert_eq!(echoed["headers"]["host"], "other.test");
     assert_eq!(echoed["headers"]["x-forwarded-host"], "other.test");
 
@@ -129,7 +124,7 @@ async fn the_routed_host_is_the_host_the_app_sees() {
         let raw = raw_exchange(bulwark.public, request).await;
         assert!(raw.starts_with("HTTP/1.1 400"), "{raw}");
         assert_eq!(
-            body_of(&raw)["type"],
+            split_json_response(&raw).1["type"],
             "https://bulwark.dev/problems/bad-host"
         );
     }
@@ -184,7 +179,7 @@ upstream = "app"
         b"GET /echo HTTP/1.1\r\nHost: t\r\nConnection: Upgrade, close\r\nUpgrade: h2c\r\n\r\n",
     )
     .await;
-    let echoed = body_of(&raw);
+    let echoed = split_json_response(&raw).1;
     assert!(echoed["headers"].get("upgrade").is_none(), "{echoed}");
 
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", bulwark.public))

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::support::{Bulwark, TestUpstream, raw_exchange, wait_until};
+use crate::support::{Bulwark, TestUpstream, raw_exchange, split_json_response, wait_until};
 
 fn config(upstream: &str, timeouts: &str, upstream_extra: &str) -> String {
     format!(
@@ -28,18 +28,12 @@ upstream = "app"
     )
 }
 
-fn problem_of(raw: &str) -> (String, serde_json::Value) {
-    let (head, body) = raw.split_once("\r\n\r\n").expect("a complete response");
-    let problem = serde_json::from_str(body).expect("problem json body");
-    (head.to_string(), problem)
-}
-
 #[tokio::test]
 async fn a_slow_request_head_gets_408_and_is_counted() {
     let upstream = TestUpstream::start().await;
     let bulwark = Bulwark::start(&config(&upstream.url(), "request_head = \"200ms\"", ""));
     let raw = raw_exchange(bulwark.public, b"GET /echo HTTP/1.1\r\nHost: slow\r\n").await;
-    let (head, problem) = problem_of(&raw);
+    let (head, problem) = split_json_response(&raw);
     assert!(head.starts_with("HTTP/1.1 408"), "{head}");
     assert!(head.contains("application/problem+json"));
     assert_eq!(problem["status"], 408);
@@ -70,7 +64,7 @@ async fn an_oversized_request_head_gets_431() {
     request.extend(std::iter::repeat_n(b'a', 4000));
     request.extend_from_slice(b"\r\n\r\n");
     let raw = raw_exchange(bulwark.public, &request).await;
-    let (head, problem) = problem_of(&raw);
+    let (head, problem) = split_json_response(&raw);
     assert!(head.starts_with("HTTP/1.1 431"), "{head}");
     assert_eq!(problem["status"], 431);
     assert_eq!(upstream.served(), 0);

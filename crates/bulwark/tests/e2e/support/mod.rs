@@ -269,3 +269,10 @@ pub async fn raw_exchange(addr: SocketAddr, request: &[u8]) -> String {
     let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut out)).await;
     String::from_utf8_lossy(&out).into_owned()
 }
+
+/// A raw HTTP/1.1 response split into its head and its JSON body.
+pub fn split_json_response(raw: &str) -> (String, serde_json::Value) {
+    let (head, body) = raw.split_once("\r\n\r\n").expect("a complete response");
+    let json = serde_json::from_str(body).expect("a JSON body");
+    (head.to_string(), json)
+}
