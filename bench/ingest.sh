@@ -13,28 +13,9 @@ DURATION=${DURATION:-10s}
 REQUESTS=${REQUESTS:-150000}   # pre-signed requests; must exceed what one run sends
 root=$(cd "$(dirname "$0")/.." && pwd)
 
-need=()
-command -v nginx >/dev/null || need+=(nginx)
-command -v wrk >/dev/null || need+=(wrk)
-if ((${#need[@]})); then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
 
-echo "building bulwark (release)..."
-cargo build --release -q -p bulwark --manifest-path "$root/Cargo.toml"
-bulwark="$root/target/release/bulwark"
-
-work=$(mktemp -d /tmp/bulwark-ingest.XXXXXX)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 recv_port=$(free_port); public_port=$(free_port); ops_port=$(free_port)
 secret="whsec_bench_$(openssl rand -hex 16)"
 signing="whsec_$(openssl rand -base64 32)"
