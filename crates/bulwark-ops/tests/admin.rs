@@ -76,6 +76,7 @@ fn new_message(destination: &str, event_id: &str, now_ms: i64) -> NewMessage {
             ("X-Provider-Signature".into(), b"v1=deadbeef".to_vec()),
         ],
         event_id: Some(event_id.into()),
+        ordering_key: None,
         next_attempt_at_ms: now_ms,
     }
 }

@@ -104,6 +104,7 @@ pub async fn receive(
         body,
         headers,
         event_id: verified.event_id,
+        ordering_key: None,
         next_attempt_at_ms: now_ms,
     };
     let (status, id) = match inbox

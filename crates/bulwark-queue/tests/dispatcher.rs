@@ -167,6 +167,7 @@ impl Harness {
                 ("webhook-signature".into(), b"v1,stale".to_vec()),
             ],
             event_id: Some("evt_123".into()),
+            ordering_key: None,
             next_attempt_at_ms: now_ms(),
         };
         let id = self.store.persist(message, 0, now_ms()).await.unwrap().id();
@@ -435,6 +436,7 @@ async fn an_idle_dispatcher_sleeps() {
         body: Bytes::from_static(b"later"),
         headers: vec![],
         event_id: None,
+        ordering_key: None,
         next_attempt_at_ms: now_ms() + 3_600_000,
     };
     h.store.persist(later, 0, now_ms()).await.unwrap();

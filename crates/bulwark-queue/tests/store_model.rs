@@ -10,7 +10,9 @@
 //!   message must be claimable in the model;
 //! - claims are fair and full: `min(limit, claimable)` messages, earliest due first;
 //! - a lease settles only while it is current;
-//! - dedup by event id within the window; replay is never blocked by it.
+//! - dedup by event id within the window; replay is never blocked by it;
+//! - FIFO per ordering key: a pending message waits while an earlier message of its
+//!   destination and key is pending or leased.
 
 use std::collections::BTreeMap;
 
@@ -30,6 +32,7 @@ enum Op {
     Persist {
         dest: usize,
         event: Option<u8>,
+        key: Option<u8>,
         delay: i64,
     },
     Claim {
@@ -46,8 +49,13 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        4 => (0..DESTINATIONS.len(), proptest::option::of(0u8..4), prop_oneof![Just(0i64), 0i64..2_000])
-            .prop_map(|(dest, event, delay)| Op::Persist { dest, event, delay }),
+        4 => (
+            0..DESTINATIONS.len(),
+            proptest::option::of(0u8..4),
+            proptest::option::of(0u8..2),
+            prop_oneof![Just(0i64), 0i64..2_000],
+        )
+            .prop_map(|(dest, event, key, delay)| Op::Persist { dest, event, key, delay }),
         4 => (1u32..4, proptest::option::weighted(0.2, 0..DESTINATIONS.len()))
             .prop_map(|(limit, skip)| Op::Claim { limit, skip }),
         3 => any::<Index>().prop_map(Op::Ack),
@@ -63,6 +71,9 @@ fn op() -> impl Strategy<Value = Op> {
 struct Expected {
     dest: usize,
     event: Option<u8>,
+    key: Option<u8>,
+    /// Arrival order.
+    seq: u64,
     body: Vec<u8>,
     state: MessageState,
     next_at: i64,
@@ -73,16 +84,12 @@ struct Expected {
 }
 
 impl Expected {
-    /// When a claim at `now` may take it, if it may at all.
-    fn due(&self, now: i64, skip: Option<usize>) -> Option<i64> {
-        if skip == Some(self.dest) {
-            return None;
-        }
-        match self.state {
-            MessageState::Pending if self.next_at <= now => Some(self.next_at),
-            MessageState::Leased if self.lease_until <= now => Some(self.lease_until),
-            _ => None,
-        }
+    fn holds_back(&self, later: &Expected) -> bool {
+        later.key.is_some()
+            && self.dest == later.dest
+            && self.key == later.key
+            && self.seq < later.seq
+            && matches!(self.state, MessageState::Pending | MessageState::Leased)
     }
 
     fn holds(&self, lease: &Lease) -> bool {
@@ -100,7 +107,7 @@ struct Harness {
     persisted: u64,
 }
 
-fn new_message(dest: usize, event: Option<u8>, at: i64, n: u64) -> NewMessage {
+fn new_message(dest: usize, event: Option<u8>, key: Option<u8>, at: i64, n: u64) -> NewMessage {
     NewMessage {
         destination: DESTINATIONS[dest].to_string(),
         body: format!("{{\"n\":{n}}}\u{0}\r\n").into_bytes().into(),
@@ -109,6 +116,7 @@ fn new_message(dest: usize, event: Option<u8>, at: i64, n: u64) -> NewMessage {
             ("X-N".into(), n.to_be_bytes().to_vec()),
         ],
         event_id: event.map(|e| format!("evt_{e}")),
+        ordering_key: key.map(|k| format!("key_{k}")),
         next_attempt_at_ms: at,
     }
 }
@@ -129,6 +137,31 @@ impl Harness {
 
     fn store(&self) -> &SqliteStore {
         self.store.as_ref().expect("store is open")
+    }
+
+    /// When a claim at `now` may take message `m`, if it may at all: due, not skipped,
+    /// and (when pending) not held back by an earlier message of its ordering key.
+    fn due(&self, m: &Expected, now: i64, skip: Option<usize>) -> Option<i64> {
+        if skip == Some(m.dest) {
+            return None;
+        }
+        match m.state {
+            MessageState::Pending if self.is_head(m) => Some(m.next_at),
+            MessageState::Leased => Some(m.lease_until),
+            _ => None,
+        }
+        .filter(|due| *due <= now)
+    }
+
+    fn is_head(&self, m: &Expected) -> bool {
+        !self.model.values().any(|e| e.holds_back(m))
+    }
+
+    fn claimable(&self, now: i64, skip: Option<usize>) -> BTreeMap<MessageId, i64> {
+        self.model
+            .iter()
+            .filter_map(|(id, m)| self.due(m, now, skip).map(|due| (*id, due)))
+            .collect()
     }
 
     async fn settle(&mut self, pick: &Index, op: &Op) -> Result<(), TestCaseError> {
@@ -172,9 +205,14 @@ impl Harness {
     async fn apply(&mut self, op: &Op) -> Result<(), TestCaseError> {
         let now = self.now;
         match op {
-            Op::Persist { dest, event, delay } => {
+            Op::Persist {
+                dest,
+                event,
+                key,
+                delay,
+            } => {
                 self.persisted += 1;
-                let new = new_message(*dest, *event, now + delay, self.persisted);
+                let new = new_message(*dest, *event, *key, now + delay, self.persisted);
                 let duplicate_of = event.and_then(|_| {
                     self.model
                         .iter()
@@ -198,6 +236,8 @@ impl Harness {
                             Expected {
                                 dest: *dest,
                                 event: *event,
+                                key: *key,
+                                seq: self.persisted,
                                 body,
                                 state: MessageState::Pending,
                                 next_at: now + delay,
@@ -223,11 +263,7 @@ impl Harness {
                     .claim(*limit, LEASE_MS, now, &skip_list)
                     .await
                     .expect("claim");
-                let claimable: BTreeMap<MessageId, i64> = self
-                    .model
-                    .iter()
-                    .filter_map(|(id, m)| m.due(now, *skip).map(|due| (*id, due)))
-                    .collect();
+                let claimable = self.claimable(now, *skip);
                 prop_assert_eq!(claimed.len(), claimable.len().min(*limit as usize));
                 let mut latest_claimed = i64::MIN;
                 for c in &claimed {
@@ -316,7 +352,7 @@ impl Harness {
             .model
             .values()
             .filter_map(|m| match m.state {
-                MessageState::Pending => Some(m.next_at),
+                MessageState::Pending if self.is_head(m) => Some(m.next_at),
                 MessageState::Leased => Some(m.lease_until),
                 _ => None,
             })
@@ -339,14 +375,10 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
             h.apply(op).await?;
             h.check().await?;
         }
-        // Finally everything still pending or leased is delivered exactly once more.
+        // Finally everything still pending or leased, and at the head of its key, is
+        // claimed exactly once more.
         h.now += LEASE_MS;
-        let open = h
-            .model
-            .values()
-            .filter(|m| matches!(m.state, MessageState::Pending | MessageState::Leased))
-            .filter(|m| m.next_at <= h.now || m.state == MessageState::Leased)
-            .count();
+        let open = h.claimable(h.now, None).len();
         let claimed = h
             .store()
             .claim(u32::MAX, LEASE_MS, h.now, &[])

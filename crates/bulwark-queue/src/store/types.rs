@@ -80,6 +80,9 @@ pub struct NewMessage {
     pub headers: Vec<(String, Vec<u8>)>,
     /// The provider's event id, for dedup.
     pub event_id: Option<String>,
+    /// Messages of one destination with the same ordering key are delivered one at a
+    /// time, in the order they were stored; `None` is unordered.
+    pub ordering_key: Option<String>,
     /// When to attempt the first delivery (normally `now`).
     pub next_attempt_at_ms: i64,
 }
@@ -92,6 +95,7 @@ pub struct Message {
     pub body: Bytes,
     pub headers: Vec<(String, Vec<u8>)>,
     pub event_id: Option<String>,
+    pub ordering_key: Option<String>,
     /// Claims so far (each claim is one delivery attempt); reset by replay.
     pub attempts: u32,
     pub next_attempt_at_ms: i64,

@@ -217,8 +217,8 @@ fn claim_sql(skipped: usize) -> String {
          WHERE seq IN (
              SELECT seq FROM (
                  SELECT seq, due FROM (
-                     SELECT seq, next_attempt_at AS due FROM messages
-                     WHERE state = 0 AND next_attempt_at <= ?2{not_in}
+                     SELECT seq, next_attempt_at AS due FROM messages AS m
+                     WHERE state = 0 AND next_attempt_at <= ?2{not_in}{HEAD_OF_KEY}
                      ORDER BY next_attempt_at LIMIT ?3)
                  UNION ALL
                  SELECT seq, due FROM (
@@ -230,12 +230,28 @@ fn claim_sql(skipped: usize) -> String {
     )
 }
 
-/// Parameters: 1.. skipped destinations.
+/// A pending message `m` with an ordering key waits while an earlier message of its key
+/// is pending or leased (in delivery). Only the head of a key is ever claimed, so one
+/// claim never takes two messages of a key, and an expired lease is always a head.
+/// A dead message no longer holds its key back: one poison message must not stop the
+/// key forever (it is in the dead-letter queue for an operator).
+const HEAD_OF_KEY: &str = "
+                       AND (m.ordering_key IS NULL OR NOT EXISTS (
+                           SELECT 1 FROM messages AS e
+                           WHERE e.destination = m.destination
+                             AND e.ordering_key = m.ordering_key
+                             AND e.state IN (0, 1) AND e.seq < m.seq))";
+
+/// Parameters: 1.. skipped destinations. `ORDER BY … LIMIT 1` rather than `min()`, so the
+/// scan stops at the first message that is not held back by its ordering key.
 fn next_due_sql(skipped: usize) -> String {
     let not_in = not_in_destinations(1, skipped);
     format!(
         "SELECT min(due) FROM (
-             SELECT min(next_attempt_at) AS due FROM messages WHERE state = 0{not_in}
+             SELECT * FROM (
+                 SELECT next_attempt_at AS due FROM messages AS m
+                 WHERE state = 0{not_in}{HEAD_OF_KEY}
+                 ORDER BY next_attempt_at LIMIT 1)
              UNION ALL
              SELECT min(lease_until) FROM messages WHERE state = 1{not_in})"
     )
@@ -308,8 +324,8 @@ impl Persist for SqliteStore {
             }
             conn.prepare_cached(
                 "INSERT INTO messages (id, destination, body, headers, event_id, attempts,
-                     next_attempt_at, state, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, 0, ?7, ?7)",
+                     next_attempt_at, state, created_at, updated_at, ordering_key)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, 0, ?7, ?7, ?8)",
             )
             .and_then(|mut s| {
                 s.execute(params![
@@ -320,6 +336,7 @@ impl Persist for SqliteStore {
                     message.event_id,
                     message.next_attempt_at_ms,
                     now_ms,
+                    message.ordering_key,
                 ])
             })
             .map_err(&ctx)?;

@@ -35,6 +35,11 @@ const MIGRATIONS: &[&str] = &[
     -- dead-letter listings and pruning of delivered messages, by time of the last change;
     -- also finds leased messages (few: only deliveries in flight) for expired-lease claims
     CREATE INDEX messages_state_updated ON messages (state, updated_at);",
+    // 2: FIFO per ordering key. The index answers "is an earlier message of this key
+    // still undelivered?" for each candidate of a claim.
+    "ALTER TABLE messages ADD COLUMN ordering_key TEXT;
+    CREATE INDEX messages_ordering ON messages (destination, ordering_key, seq)
+        WHERE ordering_key IS NOT NULL AND state IN (0, 1);",
 ];
 
 /// The schema version this build writes.
@@ -75,10 +80,10 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 
 /// The columns [`message_from_row`] reads, in its order.
 pub(super) const COLUMNS: &str = "id, destination, body, headers, event_id, attempts, \
-     next_attempt_at, state, created_at, updated_at, last_error";
+     next_attempt_at, state, created_at, updated_at, last_error, ordering_key";
 
 /// The number of columns in [`COLUMNS`]; extra columns follow from this index.
-pub(super) const N_COLUMNS: usize = 11;
+pub(super) const N_COLUMNS: usize = 12;
 
 pub(super) fn message_from_row(row: &Row<'_>) -> Result<Message, StoreError> {
     let ctx = |e| StoreError::unavailable("read a message", e);
@@ -104,6 +109,7 @@ pub(super) fn message_from_row(row: &Row<'_>) -> Result<Message, StoreError> {
         created_at_ms: row.get(8).map_err(ctx)?,
         updated_at_ms: row.get(9).map_err(ctx)?,
         last_error: row.get(10).map_err(ctx)?,
+        ordering_key: row.get(11).map_err(ctx)?,
     })
 }
 
