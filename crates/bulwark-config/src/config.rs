@@ -11,6 +11,7 @@ use crate::listen::{EdgeTimeouts, Listen, ListenConfig, Proxy, ProxyConfig, Time
 use crate::problems::Problems;
 use crate::routes::{Route, RouteConfig};
 use crate::secret::{self, Secret, SecretKind, SecretRef};
+use crate::store::{Store, StoreConfig};
 use crate::telemetry::{AuditConfig, LogConfig};
 use crate::upstreams::{Upstream, UpstreamConfig};
 use crate::webhooks::{SigningConfig, Webhook, WebhookConfig};
@@ -47,6 +48,8 @@ pub struct BulwarkConfig {
     #[serde(default)]
     pub webhooks: Vec<WebhookConfig>,
     pub signing: Option<SigningConfig>,
+    #[serde(default)]
+    pub store: StoreConfig,
 }
 
 fn default_data_dir() -> String {
@@ -76,6 +79,7 @@ pub struct ValidatedConfig {
     pub audit_path: Option<PathBuf>,
     pub demo_listen: Option<SocketAddr>,
     pub webhooks: Vec<Webhook>,
+    pub store: Store,
     /// bulwark's key for signing deliveries; present whenever webhooks are configured.
     pub signing_key: Option<Secret>,
 }
@@ -180,6 +184,8 @@ impl BulwarkConfig {
             .collect();
         let webhook_names: Vec<&str> = self.webhooks.iter().map(|w| w.name.as_str()).collect();
         report_duplicates("webhooks", &webhook_names, &mut problems);
+        let longest_dedup = webhooks.iter().map(|w| w.dedup_window).max();
+        let store = self.store.validate(longest_dedup, &mut problems);
         let signing_key = match &self.signing {
             Some(signing) => Some(secrets.resolve(
                 &signing.key,
@@ -232,6 +238,7 @@ impl BulwarkConfig {
             audit_path,
             demo_listen,
             webhooks,
+            store,
             signing_key,
         };
         (Some(config), problems)

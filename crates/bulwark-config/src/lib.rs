@@ -11,6 +11,7 @@ mod names;
 pub mod problems;
 pub mod routes;
 pub mod secret;
+pub mod store;
 pub mod telemetry;
 pub mod upstreams;
 pub mod webhooks;

@@ -9,3 +9,4 @@ pub mod breaker;
 pub mod dispatcher;
 pub mod retry;
 pub mod store;
+pub mod upkeep;

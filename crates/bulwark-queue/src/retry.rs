@@ -83,6 +83,10 @@ pub enum Decision {
     PauseDestination,
 }
 
+/// The default [`RetryPolicy::max_age`]: three days, beyond the default schedule's ~27 h
+/// so that it only bites when a breaker or a pause held messages back for long.
+pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(3 * 24 * 3600);
+
 /// Bounds on how far `Retry-After` is honoured.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -94,6 +98,11 @@ pub struct RetryPolicy {
     pub max_retry_after: Duration,
     /// After a timeout or a 429, wait at least this long: the app is overloaded.
     pub min_after_overload: Duration,
+    /// A message older than this when a retry would fall is dead-lettered instead: by
+    /// then the event is stale for the app (Stripe gives up after 3 days too), and a
+    /// destination that was unreachable for days should not get a flood of old events.
+    /// `None` keeps retrying to the end of the schedule.
+    pub max_age: Option<Duration>,
 }
 
 impl Default for RetryPolicy {
@@ -103,6 +112,7 @@ impl Default for RetryPolicy {
             min_retry_after: Duration::from_secs(1),
             max_retry_after: Duration::from_secs(6 * 3600),
             min_after_overload: Duration::from_secs(60),
+            max_age: Some(DEFAULT_MAX_AGE),
         }
     }
 }
@@ -146,6 +156,17 @@ pub fn classify(
         after = after.max(policy.min_after_overload);
     }
     Decision::Retry { after }
+}
+
+/// Applies [`RetryPolicy::max_age`]: a retry that would fall after the message is
+/// `max_age` old becomes [`Decision::Dead`]. `age` is the message's age now.
+pub fn within_max_age(decision: Decision, age: Duration, policy: &RetryPolicy) -> Decision {
+    match (decision, policy.max_age) {
+        (Decision::Retry { after }, Some(max_age)) if age.saturating_add(after) > max_age => {
+            Decision::Dead
+        }
+        _ => decision,
+    }
 }
 
 /// `Retry-After` as delta-seconds or an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`),
@@ -319,6 +340,39 @@ mod tests {
             Decision::Retry {
                 after: Duration::from_secs(6 * 3600)
             }
+        );
+    }
+
+    #[test]
+    fn a_retry_past_the_max_age_dead_letters_instead() {
+        let policy = RetryPolicy {
+            max_age: Some(Duration::from_secs(3600)),
+            ..RetryPolicy::default()
+        };
+        let retry = |secs| Decision::Retry {
+            after: Duration::from_secs(secs),
+        };
+        let age = Duration::from_secs(3000);
+        assert_eq!(within_max_age(retry(600), age, &policy), retry(600));
+        assert_eq!(within_max_age(retry(601), age, &policy), Decision::Dead);
+        // Only retries are affected: a delivery or a pause stands whatever the age.
+        let old = Duration::from_secs(10_000);
+        assert_eq!(
+            within_max_age(Decision::Delivered, old, &policy),
+            Decision::Delivered
+        );
+        assert_eq!(
+            within_max_age(Decision::PauseDestination, old, &policy),
+            Decision::PauseDestination
+        );
+        let unlimited = RetryPolicy {
+            max_age: None,
+            ..policy
+        };
+        assert_eq!(within_max_age(retry(601), old, &unlimited), retry(601));
+        assert_eq!(
+            RetryPolicy::default().max_age,
+            Some(Duration::from_secs(259_200))
         );
     }
 

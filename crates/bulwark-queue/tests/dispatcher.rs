@@ -123,6 +123,7 @@ fn destination(receiver: &Receiver) -> Destination {
         min_retry_after: ms(0),
         max_retry_after: ms(200),
         min_after_overload: ms(0),
+        max_age: None,
     };
     d
 }
@@ -479,6 +480,31 @@ async fn a_burst_is_delivered_under_a_concurrency_limit() {
         assert_eq!(m.attempts, 1);
     }
     assert_eq!(receiver.got().len(), 6);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_message_past_its_max_age_is_dead_lettered_instead_of_retried() {
+    let receiver = Receiver::start(vec![], 503).await;
+    let mut dest = destination(&receiver);
+    dest.policy.max_age = Some(Duration::from_secs(3600));
+    let h = Harness::start(vec![dest]);
+    // Stored two hours ago (the app was paused or its breaker open since).
+    let old = NewMessage {
+        destination: "app".into(),
+        body: Bytes::from_static(b"old"),
+        headers: vec![],
+        event_id: None,
+        ordering_key: None,
+        next_attempt_at_ms: now_ms(),
+    };
+    let stored_at = now_ms() - 2 * 3_600_000;
+    let id = h.store.persist(old, 0, stored_at).await.unwrap().id();
+    h.dispatcher.waker().notify_one();
+    let m = h.wait_until(id, |m| m.state == MessageState::Dead).await;
+    assert_eq!(m.attempts, 1, "one attempt, then no retry");
+    assert!(m.last_error.unwrap().contains("max age"));
+    assert_eq!(receiver.got().len(), 1);
     h.stop().await;
 }
 

@@ -4,10 +4,12 @@
 
 use anyhow::Context;
 use bulwark_config::ValidatedConfig;
+use bulwark_config::checks::STORE_CHECK;
 use bulwark_proxy::state::QueueHandle;
 use bulwark_queue::dispatcher::{Destination, Dispatcher, DispatcherOptions};
 use bulwark_queue::retry::RetrySchedule;
-use bulwark_queue::store::{Leases, SqliteStore};
+use bulwark_queue::store::{Leases, SqliteStore, StoreError};
+use bulwark_queue::upkeep::UpkeepOptions;
 use tokio_util::sync::CancellationToken;
 
 /// Opens the store and starts the dispatcher; `None` without webhooks.
@@ -74,4 +76,29 @@ pub async fn start(
         "Message store open; dispatcher started."
     );
     Ok(Some(QueueHandle { store, waker }))
+}
+
+/// Starts the store's upkeep: the write probe behind the `store` readiness check, the
+/// queue gauges, and pruning of delivered messages.
+pub fn spawn_upkeep(
+    queue: &QueueHandle,
+    config: &ValidatedConfig,
+    health: bulwark_ops::health::Health,
+    cancel: &CancellationToken,
+) {
+    let options = UpkeepOptions {
+        retention: config.store.retention,
+        destinations: config.webhooks.iter().map(|w| w.name.clone()).collect(),
+        ..UpkeepOptions::default()
+    };
+    let on_probe = move |probe: Result<(), &StoreError>| {
+        let output = probe.err().map(ToString::to_string);
+        health.set_builtin(STORE_CHECK, output.is_none(), output);
+    };
+    tokio::spawn(bulwark_queue::upkeep::run(
+        queue.store.clone(),
+        options,
+        on_probe,
+        cancel.clone(),
+    ));
 }

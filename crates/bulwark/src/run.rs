@@ -183,10 +183,12 @@ async fn serve(
     let health = Health::new(bus.clone());
     health.set_builtin("config", true, None);
     health.set_builtin("listeners", true, None);
-    if queue.is_some() {
+    if let Some(queue) = &queue {
         // Critical like the other built-ins: without its store the inbox can only
-        // answer 503, so a load balancer should send webhooks elsewhere.
+        // answer 503, so a load balancer should send webhooks elsewhere. The upkeep's
+        // write probe keeps it current; it passes until the first probe says otherwise.
         health.set_builtin(bulwark_config::checks::STORE_CHECK, true, None);
+        crate::queue::spawn_upkeep(queue, &config, health.clone(), &background);
     }
     health.apply(&config.checks, &config.upstreams, &background);
 

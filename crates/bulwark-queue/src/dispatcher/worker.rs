@@ -14,7 +14,7 @@ use super::delivery::{self, Attempt};
 use super::events::{self, Settled};
 use super::{Destination, DispatcherError, DispatcherOptions, Random};
 use crate::breaker::{Breaker, BreakerState, Transition};
-use crate::retry::{AttemptOutcome, Decision, classify};
+use crate::retry::{AttemptOutcome, Decision, classify, within_max_age};
 use crate::store::{ClaimedMessage, LeaseOutcome, Leases, StoreError};
 
 /// Counters of what the dispatcher did since it was built (also exported as metrics);
@@ -438,6 +438,15 @@ impl<S: Leases + 'static> Dispatcher<S> {
             (shared.options.random)(),
         );
         let now_ms = now_ms();
+        let age = Duration::from_millis(
+            u64::try_from(now_ms.saturating_sub(claimed.message.created_at_ms)).unwrap_or(0),
+        );
+        let aged = within_max_age(decision, age, &config.policy);
+        let mut attempt = attempt;
+        if aged != decision {
+            attempt.detail = format!("{} (max age reached)", attempt.detail);
+        }
+        let decision = aged;
         let lease = claimed.lease;
         let (settled, result) = match decision {
             Decision::Delivered => (Settled::Delivered, shared.store.ack(lease, now_ms).await),

@@ -5,8 +5,9 @@
 //! - [`Leases`]: claim due messages under a lease, then ack / retry / dead-letter them.
 //! - [`DeadLetters`]: list, show, replay and purge dead messages.
 //! - [`Prune`]: forget delivered messages after their retention period.
+//! - [`Inspect`]: queue depths for metrics, and a write probe for readiness.
 //!
-//! [`Store`] is all four together. Batching, threads and transactions stay private to each
+//! [`Store`] is all five together. Batching, threads and transactions stay private to each
 //! backend; a caller only sees that a call returns after its effect is durable.
 //!
 //! Time: every call that depends on the time takes `now_ms` (milliseconds since the Unix
@@ -24,8 +25,8 @@ use std::sync::Arc;
 
 pub use sqlite::SqliteStore;
 pub use types::{
-    ClaimedMessage, DeadFilter, Lease, LeaseOutcome, LeaseToken, Message, MessageId, MessageState,
-    NewMessage, Persisted, ReplayOutcome,
+    ClaimedMessage, DeadFilter, Depth, Lease, LeaseOutcome, LeaseToken, Message, MessageId,
+    MessageState, NewMessage, Persisted, ReplayOutcome,
 };
 
 /// What went wrong in the store. Every variant means "the store could not do it now":
@@ -220,7 +221,19 @@ pub trait Prune: Send + Sync {
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 }
 
-/// The whole store: every role together.
-pub trait Store: Persist + Leases + DeadLetters + Prune {}
+/// Looking at the store as a whole, for metrics and readiness.
+pub trait Inspect: Send + Sync {
+    /// How many messages each destination has in each state other than delivered (those
+    /// are counted by the dispatcher as they happen), and the oldest one's creation time.
+    /// Reads without holding up writes.
+    fn depths(&self) -> impl Future<Output = Result<Vec<Depth>, StoreError>> + Send;
 
-impl<T: Persist + Leases + DeadLetters + Prune> Store for T {}
+    /// Writes and commits one tiny row the way a persist would, so that readiness fails
+    /// when the store cannot take writes (disk full, I/O errors, writer gone).
+    fn probe_write(&self, now_ms: i64) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// The whole store: every role together.
+pub trait Store: Persist + Leases + DeadLetters + Prune + Inspect {}
+
+impl<T: Persist + Leases + DeadLetters + Prune + Inspect> Store for T {}

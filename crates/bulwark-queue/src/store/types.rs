@@ -57,6 +57,17 @@ pub enum MessageState {
 }
 
 impl MessageState {
+    /// The state's name in metrics and the admin API.
+    pub fn label(self) -> &'static str {
+        match self {
+            MessageState::Pending => "pending",
+            MessageState::Leased => "leased",
+            MessageState::Delivered => "delivered",
+            MessageState::Dead => "dead",
+            MessageState::Paused => "paused",
+        }
+    }
+
     /// The code stored in the `state` column; the SQL uses the same numbers.
     pub(crate) fn from_code(code: i64) -> Option<Self> {
         Some(match code {
@@ -168,4 +179,14 @@ pub struct DeadFilter {
     pub since_ms: Option<i64>,
     /// Died before this time.
     pub until_ms: Option<i64>,
+}
+
+/// One line of [`Inspect::depths`](super::Inspect::depths).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Depth {
+    pub destination: String,
+    pub state: MessageState,
+    pub count: u64,
+    /// When the oldest of these messages was stored.
+    pub oldest_created_at_ms: i64,
 }

@@ -17,6 +17,14 @@ fn documented_families() -> BTreeSet<String> {
         .collect()
 }
 
+/// The value of the sample whose name and labels are exactly `series`, 0 if absent.
+fn sample(scrape: &str, series: &str) -> f64 {
+    scrape
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
 fn exported_families(scrape: &str) -> BTreeSet<String> {
     scrape
         .lines()
@@ -102,6 +110,19 @@ interval = "100ms"
     })
     .await;
     assert!(opened, "the breaker never opened");
+    // The upkeep counts it: one message waiting (pending or in delivery), none dead.
+    let counted = eventually(Duration::from_secs(15), || async {
+        let scrape = bulwark.metrics().await;
+        let value = |state: &str| {
+            sample(
+                &scrape,
+                &format!("bulwark_queue_depth{{destination=\"hook\",state=\"{state}\"}}"),
+            )
+        };
+        value("pending") + value("leased") == 1.0 && value("dead") == 0.0
+    })
+    .await;
+    assert!(counted, "the queue depth never showed the stored webhook");
     // An admin call without a token: refused, and counted.
     let refused = reqwest::get(bulwark.ops_url("/admin/v1/dead-letters"))
         .await

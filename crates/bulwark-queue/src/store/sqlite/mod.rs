@@ -7,23 +7,23 @@ mod schema;
 mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use rusqlite::types::Value;
-use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params, params_from_iter};
 use tokio::sync::oneshot;
 
 use self::schema::{COLUMNS, N_COLUMNS, encode_headers, message_from_row};
 use self::writer::{Command, Op, Reply, Writer};
 use super::types::{
-    ClaimedMessage, DeadFilter, Lease, LeaseOutcome, LeaseToken, Message, MessageId, NewMessage,
-    Persisted, ReplayOutcome,
+    ClaimedMessage, DeadFilter, Depth, Lease, LeaseOutcome, LeaseToken, Message, MessageId,
+    MessageState, NewMessage, Persisted, ReplayOutcome,
 };
-use super::{DeadLetters, Leases, Persist, Prune, StoreError};
+use super::{DeadLetters, Inspect, Leases, Persist, Prune, StoreError};
 
 /// The database file inside the data folder (with `-wal` and `-shm` beside it).
 pub const DB_FILE: &str = "bulwark.db";
@@ -47,6 +47,9 @@ struct Inner {
     commits: Arc<AtomicU64>,
     released_at_open: u64,
     dir: PathBuf,
+    /// A read-only connection for [`Inspect::depths`], opened on first use: counting a
+    /// large backlog must not hold up the writer (WAL lets readers run beside it).
+    reader: Mutex<Option<Connection>>,
 }
 
 impl std::fmt::Debug for Command {
@@ -57,6 +60,8 @@ impl std::fmt::Debug for Command {
 
 impl Drop for Inner {
     fn drop(&mut self) {
+        // Closed before the writer, which frees the folder's lock last.
+        self.reader.lock().unwrap_or_else(|e| e.into_inner()).take();
         self.tx.take();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
@@ -102,6 +107,7 @@ impl SqliteStore {
                 commits,
                 released_at_open,
                 dir,
+                reader: Mutex::new(None),
             }),
         })
     }
@@ -570,6 +576,86 @@ impl Prune for SqliteStore {
                 return Ok(total);
             }
         }
+    }
+}
+
+impl Inner {
+    /// Runs `f` on the reader connection, opening it if needed; a failed read closes it
+    /// so that the next call starts afresh. Blocking.
+    fn read<T>(
+        &self,
+        context: &'static str,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        let mut reader = self.reader.lock().unwrap_or_else(|e| e.into_inner());
+        if reader.is_none() {
+            let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+            let conn = Connection::open_with_flags(self.dir.join(DB_FILE), flags)
+                .and_then(|c| c.busy_timeout(Duration::from_secs(5)).map(|()| c))
+                .map_err(sql_error(context))?;
+            *reader = Some(conn);
+        }
+        let conn = reader.as_ref().expect("opened above");
+        let result = f(conn).map_err(sql_error(context));
+        if result.is_err() {
+            *reader = None;
+        }
+        result
+    }
+}
+
+/// Parameters: none. Delivered messages are left out: they are many, and counted as
+/// they happen.
+const DEPTHS: &str = "SELECT destination, state, count(*), min(created_at) FROM messages
+     WHERE state IN (0, 1, 3, 4) GROUP BY destination, state";
+
+impl Inspect for SqliteStore {
+    async fn depths(&self) -> Result<Vec<Depth>, StoreError> {
+        if self.inner.tx.is_none() {
+            return Err(StoreError::Closed);
+        }
+        let inner = Arc::clone(&self.inner);
+        let rows = tokio::task::spawn_blocking(move || {
+            inner.read("count queued messages", |conn| {
+                let mut stmt = conn.prepare_cached(DEPTHS)?;
+                let rows = stmt.query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, i64>(3)?,
+                    ))
+                })?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()
+            })
+        })
+        .await
+        .map_err(|_| StoreError::Closed)??;
+        rows.into_iter()
+            .map(|(destination, state, count, oldest)| {
+                Ok(Depth {
+                    state: MessageState::from_code(state).ok_or_else(|| StoreError::Corrupt {
+                        detail: format!("state {state} of messages for {destination}"),
+                    })?,
+                    destination,
+                    count: u64::try_from(count).unwrap_or(0),
+                    oldest_created_at_ms: oldest,
+                })
+            })
+            .collect()
+    }
+
+    async fn probe_write(&self, now_ms: i64) -> Result<(), StoreError> {
+        self.call(move |conn| {
+            conn.prepare_cached(
+                "INSERT INTO store_probe (id, at) VALUES (1, ?1)
+                 ON CONFLICT (id) DO UPDATE SET at = excluded.at",
+            )
+            .and_then(|mut s| s.execute([now_ms]))
+            .map(|_| ())
+            .map_err(sql_error("write the readiness probe"))
+        })
+        .await
     }
 }
 

@@ -603,6 +603,72 @@ async fn calls_after_the_writer_stopped_are_refused() {
         store.persist(msg("app", None, T0), WINDOW, T0).await,
         Err(StoreError::Closed)
     ));
+    // Readiness sees it: the probe fails, and so does counting.
+    assert!(matches!(
+        store.probe_write(T0).await,
+        Err(StoreError::Closed)
+    ));
+    assert!(matches!(store.depths().await, Err(StoreError::Closed)));
+}
+
+#[tokio::test]
+async fn the_write_probe_commits_its_row() {
+    let (_dir, store) = store();
+    let before = store.commits();
+    store.probe_write(T0).await.unwrap();
+    store.probe_write(T0 + 1).await.unwrap();
+    assert_eq!(store.commits(), before + 2, "each probe is a commit");
+    let at: i64 = store
+        .call(|conn| {
+            conn.query_row("SELECT at FROM store_probe", [], |r| r.get(0))
+                .map_err(sql_error("read"))
+        })
+        .await
+        .unwrap();
+    assert_eq!(at, T0 + 1);
+}
+
+#[tokio::test]
+async fn depths_count_each_destination_and_state_with_the_oldest() {
+    let (_dir, store) = store();
+    assert!(store.depths().await.unwrap().is_empty());
+    let a1 = stored(&store, msg("a", None, T0), T0).await;
+    let a2 = stored(&store, msg("a", None, T0), T0 + 10).await;
+    stored(&store, msg("a", None, T0 + 60_000), T0 + 20).await;
+    let b1 = stored(&store, msg("b", None, T0), T0 + 30).await;
+    // b's message is delivered (left out); a1 is in delivery, a2 dead.
+    let claimed = store.claim(10, LEASE, T0 + 40, &[]).await.unwrap();
+    assert_eq!(claimed.len(), 3);
+    let lease = |id| claimed.iter().find(|c| c.message.id == id).unwrap().lease;
+    let acked = store.ack(lease(b1), T0 + 50).await.unwrap();
+    let died = store
+        .dead_letter(lease(a2), "x".into(), T0 + 60)
+        .await
+        .unwrap();
+    assert_eq!((acked, died), (LeaseOutcome::Applied, LeaseOutcome::Applied));
+
+    let mut depths = store.depths().await.unwrap();
+    depths.sort_by_key(|d| (d.destination.clone(), d.state.label()));
+    let got: Vec<(&str, &str, u64, i64)> = depths
+        .iter()
+        .map(|d| {
+            (
+                d.destination.as_str(),
+                d.state.label(),
+                d.count,
+                d.oldest_created_at_ms,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("a", "dead", 1, T0 + 10),
+            ("a", "leased", 1, T0),
+            ("a", "pending", 1, T0 + 20),
+        ]
+    );
+    assert_eq!(state(&store, a1).await, MessageState::Leased);
 }
 
 /// The statements on the hot path and the large-table ones use indexes, never a full scan
@@ -625,6 +691,7 @@ async fn claims_dedup_listing_and_pruning_use_indexes() {
              SELECT seq FROM messages WHERE state = 2 AND updated_at < ?1 LIMIT ?2)"
             .to_string(),
         "SELECT 1 FROM messages WHERE id = ?1".to_string(),
+        DEPTHS.to_string(),
     ];
     let plans = store
         .call(move |conn| {

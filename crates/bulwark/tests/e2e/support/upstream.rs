@@ -12,6 +12,8 @@
 //! - `/ws`: WebSocket echo
 //! - `/record`: keeps each request's headers and body for [`TestUpstream::recorded`]
 //! - `/toggle`: 400 until [`TestUpstream::set_accepting`], then like `/record`
+//! - `/record-hold`: like `/record`, but a request with `x-order-key: A` is answered only
+//!   after [`TestUpstream::release_held`] (the app is stuck on key A)
 #![allow(dead_code)] // each test module uses a different part of the harness
 
 use std::convert::Infallible;
@@ -44,6 +46,7 @@ pub struct TestUpstream {
     recorded: Arc<std::sync::Mutex<Vec<Recorded>>>,
     accepting: Arc<std::sync::atomic::AtomicBool>,
     gate: Arc<Notify>,
+    released: Arc<tokio::sync::watch::Sender<bool>>,
     first_chunk_rx: tokio::sync::Mutex<mpsc::Receiver<()>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -54,6 +57,7 @@ struct Shared {
     recorded: Arc<std::sync::Mutex<Vec<Recorded>>>,
     accepting: Arc<std::sync::atomic::AtomicBool>,
     gate: Arc<Notify>,
+    released: Arc<tokio::sync::watch::Sender<bool>>,
     first_chunk: mpsc::Sender<()>,
 }
 
@@ -71,9 +75,11 @@ impl TestUpstream {
             recorded: Arc::new(std::sync::Mutex::new(Vec::new())),
             accepting: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             gate: Arc::new(Notify::new()),
+            released: Arc::new(tokio::sync::watch::Sender::new(false)),
             first_chunk: tx,
         };
         let (requests, gate) = (shared.requests.clone(), shared.gate.clone());
+        let released = shared.released.clone();
         let recorded = shared.recorded.clone();
         let accepting = shared.accepting.clone();
         let task = tokio::spawn(async move {
@@ -98,6 +104,7 @@ impl TestUpstream {
             recorded,
             accepting,
             gate,
+            released,
             first_chunk_rx: tokio::sync::Mutex::new(rx),
             task,
         }
@@ -105,6 +112,11 @@ impl TestUpstream {
 
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Lets every held and future `/record-hold` request for key A be answered.
+    pub fn release_held(&self) {
+        self.released.send_replace(true);
     }
 
     /// Lets `/gated/N` send the rest of its body.
@@ -253,8 +265,9 @@ async fn handle(shared: Shared, mut req: Request<Incoming>) -> Result<Response<B
         r
     } else if path == "/toggle" && !shared.accepting.load(Ordering::SeqCst) {
         full(StatusCode::BAD_REQUEST, "")
-    } else if path == "/record" || path == "/toggle" {
+    } else if path == "/record" || path == "/toggle" || path == "/record-hold" {
         let headers = req.headers().clone();
+        let held = path == "/record-hold" && headers.get("x-order-key").is_some_and(|k| k == "A");
         let body = req
             .into_body()
             .collect()
@@ -266,6 +279,9 @@ async fn handle(shared: Shared, mut req: Request<Incoming>) -> Result<Response<B
             .lock()
             .unwrap()
             .push(Recorded { headers, body });
+        if held {
+            let _ = shared.released.subscribe().wait_for(|r| *r).await;
+        }
         full(StatusCode::NO_CONTENT, "")
     } else if path == "/ws" {
         websocket_echo(&mut req)
