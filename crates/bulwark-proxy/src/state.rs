@@ -13,7 +13,7 @@ use ipnet::IpNet;
 use bulwark_config::routes::HostMatch;
 use bulwark_config::webhooks::{Webhook, WebhookScheme};
 use bulwark_queue::store::SqliteStore;
-use bulwark_signatures::{Scheme, Slack, Standard, Stripe, TokenScheme};
+use bulwark_signatures::{Scheme, Slack, Standard, Stripe, TokenScheme, Twilio};
 use tokio::sync::Notify;
 
 use crate::access_log::AccessLogSink;
@@ -38,14 +38,23 @@ fn inbox_for(webhook: &Webhook, queue: &QueueHandle) -> Inbox {
         WebhookScheme::Slack => Scheme::Slack(Slack::default()),
         WebhookScheme::Standard => Scheme::Standard(Standard::default()),
         WebhookScheme::Shopify => Scheme::Shopify,
+        WebhookScheme::Twilio { .. } => Scheme::Twilio(Twilio::default()),
+        WebhookScheme::Hmac(scheme) => Scheme::Hmac(scheme.clone()),
         WebhookScheme::Token { header, prefix } => Scheme::Token(
             TokenScheme::new(header, prefix.as_deref())
                 .expect("validation checked the token header name"),
         ),
     };
+    let public_url = match &webhook.scheme {
+        WebhookScheme::Twilio { public_url } => Some(public_url.clone()),
+        _ => None,
+    };
     Inbox {
         name: webhook.name.clone(),
         scheme,
+        public_url,
+        event_id: webhook.event_id.clone(),
+        ordering_key: webhook.ordering_key.clone(),
         secrets: webhook
             .secrets
             .iter()

@@ -10,4 +10,5 @@ mod lifecycle;
 mod metrics;
 mod proxy;
 mod timeouts;
+mod webhook_sources;
 mod webhooks;
