@@ -2,6 +2,7 @@
 //! file/line/key errors, validation into `Validated*` types, and [`Secret`].
 
 pub mod admin;
+pub mod breaker;
 pub mod checks;
 mod config;
 pub mod duration;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use bulwark_signatures::{Algorithm, Encoding, HmacParams, HmacScheme, SchemeError};
 use serde::Deserialize;
 
+use crate::breaker::{Breaker, BreakerConfig};
 use crate::duration::ConfigDuration;
 use crate::problems::Problems;
 use crate::secret::{Secret, SecretKind, SecretRef};
@@ -114,6 +115,11 @@ pub struct WebhookConfig {
     pub concurrency: u32,
     /// Delays before each attempt; default: 0, 5s, 5m, 30m, 2h, 5h, 10h, 10h.
     pub retry_schedule: Option<Vec<ConfigDuration>>,
+    /// A retry that would fall after a message is this old dead-letters it instead.
+    #[serde(default = "default_max_age")]
+    pub max_age: ConfigDuration,
+    #[serde(default)]
+    pub breaker: BreakerConfig,
 }
 
 fn default_max_body() -> usize {
@@ -124,6 +130,9 @@ fn default_dedup_window() -> ConfigDuration {
 }
 fn default_delivery_timeout() -> ConfigDuration {
     ConfigDuration::from_secs(30)
+}
+fn default_max_age() -> ConfigDuration {
+    ConfigDuration::from_secs(3 * 24 * 3600)
 }
 fn default_concurrency() -> u32 {
     8
@@ -164,6 +173,8 @@ pub struct Webhook {
     pub delivery_timeout: Duration,
     pub concurrency: u32,
     pub retry_schedule: Option<Vec<Duration>>,
+    pub max_age: Duration,
+    pub breaker: Breaker,
 }
 
 /// bulwark's own key for signing deliveries to the app (Standard Webhooks `whsec_...`).
@@ -262,6 +273,10 @@ impl WebhookConfig {
                 "at least one delay (the first attempt)",
             );
         }
+        if self.max_age.get().is_zero() {
+            problems.error(format!("{path}.max_age"), "must be greater than zero");
+        }
+        let breaker = self.breaker.validate(&format!("{path}.breaker"), problems);
         Webhook {
             name: self.name.clone(),
             path: self.path.clone(),
@@ -284,6 +299,8 @@ impl WebhookConfig {
                 .retry_schedule
                 .as_ref()
                 .map(|s| s.iter().map(|d| d.get()).collect()),
+            max_age: self.max_age.get(),
+            breaker,
         }
     }
 }
@@ -504,6 +521,34 @@ mod tests {
             assert!(!p.message.contains(SECRET), "{p}");
         }
         problems.into_iter().map(|p| p.path).collect()
+    }
+
+    #[test]
+    fn max_age_and_breaker_have_defaults_and_bounds() {
+        let w = webhook("github", "/hook", "");
+        assert_eq!(w.max_age, Duration::from_secs(3 * 24 * 3600));
+        assert_eq!(w.breaker, Breaker::default());
+        let w = webhook(
+            "github",
+            "/hook",
+            "max_age = \"1h\"\n[webhooks.breaker]\nconsecutive_failures = 2\nopen_for = \"500ms\"",
+        );
+        assert_eq!(w.max_age, Duration::from_secs(3600));
+        assert_eq!(w.breaker.consecutive_failures, 2);
+        assert_eq!(w.breaker.open_for, Duration::from_millis(500));
+        assert_eq!(w.breaker.failure_percent, 50, "unset keys keep defaults");
+        assert_eq!(
+            problem_paths(
+                "github",
+                "/hook",
+                "max_age = \"0s\"\n[webhooks.breaker]\nfailure_percent = 101\nwindow = \"0ms\""
+            ),
+            vec![
+                "webhooks[0].max_age",
+                "webhooks[0].breaker.failure_percent",
+                "webhooks[0].breaker.window",
+            ]
+        );
     }
 
     #[test]

@@ -5,7 +5,8 @@ use bulwark_config::admin::{AdminToken, Scope};
 use bulwark_config::secret::Secret;
 use bulwark_ops::admin::{AdminState, router};
 use bulwark_queue::store::{
-    DeadLetters, LeaseOutcome, Leases, MessageId, MessageState, NewMessage, Persist, SqliteStore,
+    DeadLetters, LeaseOutcome, Leases, MessageId, MessageState, NewMessage, Pauses, Persist,
+    SqliteStore,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
@@ -572,4 +573,50 @@ async fn requests_are_counted_by_route_template_never_raw_path() {
     for secret in [READ_TOKEN, OPS_TOKEN] {
         assert!(!text.contains(secret), "{text}");
     }
+}
+
+#[tokio::test]
+async fn paused_destinations_are_listed_and_resumed_with_the_replay_scope() {
+    let admin = start().await;
+    admin
+        .store
+        .pause("app", "HTTP 410 Gone".into(), 1_700_000_000_000)
+        .await
+        .unwrap();
+
+    let (status, _, body) = admin
+        .call(
+            Method::GET,
+            "/admin/v1/destinations/paused",
+            Some(READ_TOKEN),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let listed: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        listed,
+        serde_json::json!([{
+            "destination": "app",
+            "since_ms": 1_700_000_000_000_i64,
+            "reason": "HTTP 410 Gone",
+        }])
+    );
+
+    let resume = "/admin/v1/destinations/app/resume";
+    let (status, _, _) = admin.call(Method::POST, resume, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, _) = admin.call(Method::POST, resume, Some(READ_TOKEN)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(admin.store.paused().await.unwrap().len(), 1, "still paused");
+
+    let (status, _, body) = admin.call(Method::POST, resume, Some(OPS_TOKEN)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(admin.store.paused().await.unwrap().is_empty());
+    let (status, _, body) = admin.call(Method::POST, resume, Some(OPS_TOKEN)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let problem: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        problem["type"],
+        "https://bulwark.dev/problems/destination-not-paused"
+    );
 }

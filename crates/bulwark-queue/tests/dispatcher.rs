@@ -16,7 +16,7 @@ use bulwark_queue::dispatcher::{
 };
 use bulwark_queue::retry::{RetryPolicy, RetrySchedule};
 use bulwark_queue::store::{
-    DeadLetters, Message, MessageId, MessageState, NewMessage, Persist, SqliteStore,
+    DeadLetters, Message, MessageId, MessageState, NewMessage, Pauses, Persist, SqliteStore,
 };
 use bulwark_signatures::{Scheme, SignedRequest, Standard};
 use tokio_util::sync::CancellationToken;
@@ -139,7 +139,11 @@ fn options() -> DispatcherOptions {
 
 impl Harness {
     fn start(destinations: Vec<Destination>) -> Self {
-        let dir = tempfile::tempdir().unwrap();
+        Self::start_in(tempfile::tempdir().unwrap(), destinations)
+    }
+
+    /// A dispatcher on the store already in `dir` (a restart).
+    fn start_in(dir: tempfile::TempDir, destinations: Vec<Destination>) -> Self {
         let store = SqliteStore::open(dir.path()).unwrap();
         let dispatcher = Dispatcher::new(store.clone(), destinations, options()).unwrap();
         let cancel = CancellationToken::new();
@@ -419,11 +423,56 @@ async fn a_410_pauses_the_destination_without_polling_until_resumed() {
     );
     assert_eq!(h.message(id).await.attempts, 1);
 
-    assert!(h.dispatcher.resume("app"));
+    // The pause is in the store, with what the destination said.
+    let paused = h.store.paused().await.unwrap();
+    assert_eq!(paused.len(), 1);
+    assert_eq!(paused[0].destination, "app");
+    assert!(paused[0].reason.contains("410"), "{}", paused[0].reason);
+
+    // Resumed the way the admin API does it: in the store, then a wake-up.
+    assert!(h.store.resume("app").await.unwrap());
+    h.dispatcher.waker().notify_one();
     let m = h
         .wait_until(id, |m| m.state == MessageState::Delivered)
         .await;
     assert_eq!(m.attempts, 2);
+    assert_eq!(h.dispatcher.is_paused("app"), Some(false));
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_pause_holds_across_a_restart_until_resumed() {
+    let receiver = Receiver::start(vec![], 200).await;
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = SqliteStore::open(dir.path()).unwrap();
+        store
+            .pause("app", "410 Gone".into(), now_ms())
+            .await
+            .unwrap();
+    }
+    let h = Harness::start_in(dir, vec![destination(&receiver)]);
+    let id = h.send("app", b"held").await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while h.dispatcher.is_paused("app") != Some(true) {
+        assert!(tokio::time::Instant::now() < deadline, "pause not loaded");
+        tokio::time::sleep(ms(2)).await;
+    }
+    // Several rounds pass (max_idle = 100 ms) without an attempt.
+    let before = h.dispatcher.stats().rounds;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while h.dispatcher.stats().rounds < before + 3 {
+        assert!(tokio::time::Instant::now() < deadline, "dispatcher stalled");
+        tokio::time::sleep(ms(5)).await;
+    }
+    assert_eq!(h.message(id).await.attempts, 0);
+    assert!(receiver.got().is_empty());
+
+    assert!(h.dispatcher.resume("app").await.unwrap());
+    let m = h
+        .wait_until(id, |m| m.state == MessageState::Delivered)
+        .await;
+    assert_eq!(m.attempts, 1);
     h.stop().await;
 }
 

@@ -35,6 +35,10 @@ pub enum DlqCommand {
         #[arg(long)]
         until_ms: Option<i64>,
     },
+    /// List destinations paused because they answered 410 Gone.
+    Paused,
+    /// Resume a paused destination: its waiting messages are delivered again.
+    Resume { destination: String },
 }
 
 pub fn run(url: &str, command: DlqCommand) -> ExitCode {
@@ -88,6 +92,10 @@ async fn call(base: &str, token: &str, command: DlqCommand) -> ExitCode {
         )),
         DlqCommand::Show { id } => client.get(format!("{base}/admin/v1/messages/{id}")),
         DlqCommand::Replay { id } => client.post(format!("{base}/admin/v1/messages/{id}/replay")),
+        DlqCommand::Paused => client.get(format!("{base}/admin/v1/destinations/paused")),
+        DlqCommand::Resume { destination } => {
+            client.post(format!("{base}/admin/v1/destinations/{destination}/resume"))
+        }
         DlqCommand::Purge { id: Some(id), .. } => {
             client.delete(format!("{base}/admin/v1/messages/{id}"))
         }

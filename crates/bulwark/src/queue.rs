@@ -6,6 +6,7 @@ use anyhow::Context;
 use bulwark_config::ValidatedConfig;
 use bulwark_config::checks::STORE_CHECK;
 use bulwark_proxy::state::QueueHandle;
+use bulwark_queue::breaker::BreakerConfig;
 use bulwark_queue::dispatcher::{Destination, Dispatcher, DispatcherOptions};
 use bulwark_queue::retry::RetrySchedule;
 use bulwark_queue::store::{Leases, SqliteStore, StoreError};
@@ -59,6 +60,16 @@ pub async fn start(
         destination.concurrency = webhook.concurrency;
         destination.forward_headers = webhook.forward_headers.clone();
         destination.policy.dead_on_4xx = webhook.dead_on_4xx;
+        destination.policy.max_age = Some(webhook.max_age);
+        let breaker = &webhook.breaker;
+        destination.breaker = BreakerConfig {
+            consecutive_failures: breaker.consecutive_failures,
+            failure_ratio: f64::from(breaker.failure_percent) / 100.0,
+            min_volume: breaker.min_volume,
+            window: breaker.window,
+            open_for: breaker.open_for,
+            ..BreakerConfig::default()
+        };
         if let Some(delays) = &webhook.retry_schedule {
             destination.schedule = RetrySchedule {
                 delays: delays.clone(),

@@ -56,3 +56,19 @@ impl DeadLettersChanged<'_> {
         );
     }
 }
+
+/// An operator resumed a destination paused by a 410.
+pub struct DestinationResumed<'a> {
+    pub token: &'a str,
+    pub destination: &'a str,
+}
+
+impl DestinationResumed<'_> {
+    pub fn emit(&self) {
+        tracing::info!(
+            token = self.token,
+            destination = self.destination,
+            "Destination resumed through the admin API."
+        );
+    }
+}

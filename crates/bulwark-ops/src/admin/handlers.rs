@@ -11,12 +11,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Json, Response};
 use bulwark_config::admin::Scope;
 use bulwark_queue::store::{
-    DeadFilter, DeadLetters, Message, MessageId, MessageState, ReplayOutcome, StoreError,
+    DeadFilter, DeadLetters, Message, MessageId, MessageState, Pauses, ReplayOutcome, StoreError,
 };
 use serde::{Deserialize, Serialize};
 
 use super::auth::authorize;
-use super::events::{AdminRequest, DeadLettersChanged};
+use super::events::{AdminRequest, DeadLettersChanged, DestinationResumed};
 use super::problem::AdminProblem;
 use super::{AdminState, DEFAULT_LIMIT, MAX_LIMIT};
 
@@ -25,6 +25,8 @@ const PURGE_MATCHING: &str = "POST /admin/v1/dead-letters/purge";
 const SHOW_MESSAGE: &str = "GET /admin/v1/messages/{id}";
 const PURGE_MESSAGE: &str = "DELETE /admin/v1/messages/{id}";
 const REPLAY_MESSAGE: &str = "POST /admin/v1/messages/{id}/replay";
+const LIST_PAUSED: &str = "GET /admin/v1/destinations/paused";
+const RESUME_DESTINATION: &str = "POST /admin/v1/destinations/{name}/resume";
 
 type AdminResult = Result<Response, AdminProblem>;
 
@@ -279,4 +281,59 @@ pub(super) async fn purge_matching(
     }
     .await;
     finish(PURGE_MATCHING, result)
+}
+
+pub(super) async fn list_paused(State(state): State<AdminState>, headers: HeaderMap) -> Response {
+    let result = async {
+        authorize(&state.tokens, &headers, Scope::Read)?;
+        let paused = state
+            .store
+            .paused()
+            .await
+            .map_err(store_error("list paused destinations"))?;
+        let views: Vec<serde_json::Value> = paused
+            .into_iter()
+            .map(|p| {
+                serde_json::json!({
+                    "destination": p.destination,
+                    "since_ms": p.since_ms,
+                    "reason": p.reason,
+                })
+            })
+            .collect();
+        Ok(Json(views).into_response())
+    }
+    .await;
+    finish(LIST_PAUSED, result)
+}
+
+pub(super) async fn resume_destination(
+    State(state): State<AdminState>,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+) -> Response {
+    let result = async {
+        // Resuming starts deliveries again, like a replay.
+        let caller = authorize(&state.tokens, &headers, Scope::Replay)?;
+        let Path(name) = path.map_err(|_| AdminProblem::NotPaused)?;
+        if !state
+            .store
+            .resume(&name)
+            .await
+            .map_err(store_error("resume a destination"))?
+        {
+            return Err(AdminProblem::NotPaused);
+        }
+        if let Some(waker) = &state.waker {
+            waker.notify_one();
+        }
+        DestinationResumed {
+            token: caller.name(),
+            destination: &name,
+        }
+        .emit();
+        Ok(Json(serde_json::json!({ "status": "resumed" })).into_response())
+    }
+    .await;
+    finish(RESUME_DESTINATION, result)
 }

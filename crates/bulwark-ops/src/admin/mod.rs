@@ -7,6 +7,8 @@
 //! | `POST /admin/v1/messages/{id}/replay`        | `replay` | 200 / 404 / 409 (not dead)      |
 //! | `DELETE /admin/v1/messages/{id}`             | `purge`  | 204 / 404 / 409 (not dead)      |
 //! | `POST /admin/v1/dead-letters/purge`          | `purge`  | 200 `{"purged": n}`             |
+//! | `GET /admin/v1/destinations/paused`          | `read`   | 200, destinations paused by 410 |
+//! | `POST /admin/v1/destinations/{name}/resume`  | `replay` | 200 / 404 (not paused)          |
 //!
 //! The list and the bulk purge take `destination`, `since_ms`, `until_ms` (when the message
 //! died: at or after `since_ms`, before `until_ms`); the list also takes `limit` (1 to
@@ -39,6 +41,8 @@ pub const DEAD_LETTERS: &str = "/admin/v1/dead-letters";
 pub const DEAD_LETTERS_PURGE: &str = "/admin/v1/dead-letters/purge";
 pub const MESSAGE: &str = "/admin/v1/messages/{id}";
 pub const MESSAGE_REPLAY: &str = "/admin/v1/messages/{id}/replay";
+pub const PAUSED: &str = "/admin/v1/destinations/paused";
+pub const RESUME: &str = "/admin/v1/destinations/{name}/resume";
 
 /// What the admin routes need: the store and the configured tokens (validated by
 /// `bulwark-config`: unique, at least 32 bytes, at least one scope).
@@ -46,8 +50,8 @@ pub const MESSAGE_REPLAY: &str = "/admin/v1/messages/{id}/replay";
 pub struct AdminState {
     pub store: SqliteStore,
     pub tokens: Vec<AdminToken>,
-    /// Wakes the dispatcher after a replay, so the message goes out now rather than at
-    /// its next idle check.
+    /// Wakes the dispatcher after a replay or a resume, so delivery starts now rather
+    /// than at its next idle check.
     pub waker: Option<std::sync::Arc<tokio::sync::Notify>>,
 }
 
@@ -61,5 +65,7 @@ pub fn router(state: AdminState) -> Router {
             get(handlers::show_message).delete(handlers::purge_message),
         )
         .route(MESSAGE_REPLAY, post(handlers::replay_message))
+        .route(PAUSED, get(handlers::list_paused))
+        .route(RESUME, post(handlers::resume_destination))
         .with_state(state)
 }

@@ -22,6 +22,8 @@ pub enum AdminProblem {
     MessageNotFound,
     /// The message exists but is not in the dead-letter queue.
     NotDead,
+    /// The destination to resume is not paused.
+    NotPaused,
     /// The store could not answer now.
     StoreUnavailable,
 }
@@ -42,7 +44,7 @@ impl AdminProblem {
             AdminProblem::MissingToken | AdminProblem::InvalidToken => StatusCode::UNAUTHORIZED,
             AdminProblem::MissingScope(_) => StatusCode::FORBIDDEN,
             AdminProblem::BadMessageId | AdminProblem::BadQuery(_) => StatusCode::BAD_REQUEST,
-            AdminProblem::MessageNotFound => StatusCode::NOT_FOUND,
+            AdminProblem::MessageNotFound | AdminProblem::NotPaused => StatusCode::NOT_FOUND,
             AdminProblem::NotDead => StatusCode::CONFLICT,
             AdminProblem::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -76,6 +78,10 @@ impl AdminProblem {
             AdminProblem::NotDead => (
                 "message-not-dead",
                 "The message is not in the dead-letter queue (it is pending, in delivery, delivered or paused).".into(),
+            ),
+            AdminProblem::NotPaused => (
+                "destination-not-paused",
+                "No destination of this name is paused.".into(),
             ),
             AdminProblem::StoreUnavailable => (
                 "store-unavailable",

@@ -9,9 +9,9 @@
 //! - **Circuit breaker**: a destination whose breaker is open is skipped by claims, so its
 //!   waiting messages keep their attempt counts; once `open_for` has passed, the
 //!   breaker's probe count of messages is claimed, and their results decide.
-//! - **410 Gone** pauses the destination in this process: its messages stay pending and
-//!   are skipped until [`Dispatcher::resume`]. The pause lives in memory only, so a
-//!   restart resumes every destination; keeping pauses in the store is future work.
+//! - **410 Gone** pauses the destination: its messages stay pending and are skipped until
+//!   it is resumed ([`Dispatcher::resume`], or the admin API changing the store). The
+//!   pause is kept in the store, so a restart does not resume it.
 //! - **No tight polling**: between rounds the dispatcher sleeps until the first of a
 //!   wake-up ([`Dispatcher::waker`], notified by whoever persists a message, and by each
 //!   finished delivery), the store's next due time for the destinations it would claim

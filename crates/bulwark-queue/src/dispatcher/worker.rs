@@ -15,7 +15,7 @@ use super::events::{self, Settled};
 use super::{Destination, DispatcherError, DispatcherOptions, Random};
 use crate::breaker::{Breaker, BreakerState, Transition};
 use crate::retry::{AttemptOutcome, Decision, classify, within_max_age};
-use crate::store::{ClaimedMessage, LeaseOutcome, Leases, StoreError};
+use crate::store::{ClaimedMessage, LeaseOutcome, Leases, Pauses, StoreError};
 
 /// Counters of what the dispatcher did since it was built (also exported as metrics);
 /// tests and health checks read them.
@@ -161,7 +161,7 @@ pub(super) fn default_random() -> Random {
     })
 }
 
-impl<S: Leases + 'static> Dispatcher<S> {
+impl<S: Leases + Pauses + 'static> Dispatcher<S> {
     /// Checks every destination (unique name, http(s) URL, usable secret) and builds the
     /// HTTP client. Registers the metric descriptions and sets each breaker gauge to 0.
     pub fn new(
@@ -258,14 +258,16 @@ impl<S: Leases + 'static> Dispatcher<S> {
             .map(|l| l.paused.load(Ordering::Acquire))
     }
 
-    /// Resumes a paused destination; `false` if it is not configured.
-    pub fn resume(&self, destination: &str) -> bool {
-        let Some(lane) = self.lane(destination) else {
-            return false;
-        };
-        lane.paused.store(false, Ordering::Release);
+    /// Resumes a paused destination in the store and here; `false` if it was not paused.
+    /// (An operator resumes through the admin API, which only changes the store and
+    /// wakes the dispatcher: each round re-reads the pauses while any lane is paused.)
+    pub async fn resume(&self, destination: &str) -> Result<bool, StoreError> {
+        let resumed = self.shared.store.resume(destination).await?;
+        if let Some(lane) = self.lane(destination) {
+            lane.paused.store(false, Ordering::Release);
+        }
         self.shared.wake.notify_one();
-        true
+        Ok(resumed)
     }
 
     fn lane(&self, name: &str) -> Option<&Lane> {
@@ -280,6 +282,7 @@ impl<S: Leases + 'static> Dispatcher<S> {
     pub async fn run(&self, cancel: CancellationToken) {
         let shared = &self.shared;
         let mut tasks = JoinSet::new();
+        let mut pauses_known = false;
         loop {
             while let Some(done) = tasks.try_join_next() {
                 if let Err(error) = done {
@@ -288,6 +291,27 @@ impl<S: Leases + 'static> Dispatcher<S> {
             }
             bump(&shared.counters.rounds);
             let mut store_failed = false;
+            // Pauses live in the store: read them at start, and while any lane is paused
+            // (an operator may have resumed it through the admin API).
+            let any_paused = shared
+                .destinations
+                .iter()
+                .any(|l| l.paused.load(Ordering::Acquire));
+            if !pauses_known || any_paused {
+                match shared.store.paused().await {
+                    Ok(paused) => {
+                        pauses_known = true;
+                        for lane in shared.destinations.iter() {
+                            let is = paused.iter().any(|p| p.destination == lane.config.name);
+                            lane.paused.store(is, Ordering::Release);
+                        }
+                    }
+                    Err(error) => {
+                        events::store_failed(&error, "read paused destinations");
+                        store_failed = true;
+                    }
+                }
+            }
             let now = Instant::now();
             let now_ms = now_ms();
             for (index, lane) in shared.destinations.iter().enumerate() {
@@ -467,6 +491,16 @@ impl<S: Leases + 'static> Dispatcher<S> {
             }
             Decision::PauseDestination => {
                 lane.paused.store(true, Ordering::Release);
+                // Kept in the store so that a restart does not resume it. If that write
+                // fails, the next round's re-read resumes the lane and the next 410
+                // pauses it again: one more attempt, nothing lost.
+                if let Err(error) = shared
+                    .store
+                    .pause(&config.name, attempt.detail.clone(), now_ms)
+                    .await
+                {
+                    events::store_failed(&error, "pause a destination");
+                }
                 // Back to pending, due now: it is delivered first once resumed.
                 let result = shared
                     .store
@@ -496,7 +530,7 @@ impl<S: Leases + 'static> Dispatcher<S> {
     }
 }
 
-impl<S: Leases> Shared<S> {
+impl<S: Leases + Pauses> Shared<S> {
     /// Dead-letters due messages whose destination is not configured.
     async fn dead_letter_unknown(&self, now_ms: i64) -> Result<(), StoreError> {
         bump(&self.counters.claims);

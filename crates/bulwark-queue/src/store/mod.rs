@@ -5,9 +5,10 @@
 //! - [`Leases`]: claim due messages under a lease, then ack / retry / dead-letter them.
 //! - [`DeadLetters`]: list, show, replay and purge dead messages.
 //! - [`Prune`]: forget delivered messages after their retention period.
+//! - [`Pauses`]: destinations paused by a 410 Gone, until an operator resumes them.
 //! - [`Inspect`]: queue depths for metrics, and a write probe for readiness.
 //!
-//! [`Store`] is all five together. Batching, threads and transactions stay private to each
+//! [`Store`] is all six together. Batching, threads and transactions stay private to each
 //! backend; a caller only sees that a call returns after its effect is durable.
 //!
 //! Time: every call that depends on the time takes `now_ms` (milliseconds since the Unix
@@ -26,7 +27,7 @@ use std::sync::Arc;
 pub use sqlite::SqliteStore;
 pub use types::{
     ClaimedMessage, DeadFilter, Depth, Lease, LeaseOutcome, LeaseToken, Message, MessageId,
-    MessageState, NewMessage, Persisted, ReplayOutcome,
+    MessageState, NewMessage, Pause, Persisted, ReplayOutcome,
 };
 
 /// What went wrong in the store. Every variant means "the store could not do it now":
@@ -221,6 +222,24 @@ pub trait Prune: Send + Sync {
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 }
 
+/// Destinations paused because they answered 410 Gone. Kept in the store so that a
+/// restart does not resume them behind the operator's back.
+pub trait Pauses: Send + Sync {
+    /// Pauses `destination`; a second pause keeps the first one's time and reason.
+    fn pause(
+        &self,
+        destination: &str,
+        reason: String,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Resumes `destination`; `false` if it was not paused.
+    fn resume(&self, destination: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Every paused destination, by name.
+    fn paused(&self) -> impl Future<Output = Result<Vec<Pause>, StoreError>> + Send;
+}
+
 /// Looking at the store as a whole, for metrics and readiness.
 pub trait Inspect: Send + Sync {
     /// How many messages each destination has in each state other than delivered (those
@@ -234,6 +253,6 @@ pub trait Inspect: Send + Sync {
 }
 
 /// The whole store: every role together.
-pub trait Store: Persist + Leases + DeadLetters + Prune + Inspect {}
+pub trait Store: Persist + Leases + DeadLetters + Prune + Pauses + Inspect {}
 
-impl<T: Persist + Leases + DeadLetters + Prune + Inspect> Store for T {}
+impl<T: Persist + Leases + DeadLetters + Prune + Pauses + Inspect> Store for T {}

@@ -190,3 +190,12 @@ pub struct Depth {
     /// When the oldest of these messages was stored.
     pub oldest_created_at_ms: i64,
 }
+
+/// A paused destination, from [`Pauses::paused`](super::Pauses::paused).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pause {
+    pub destination: String,
+    pub since_ms: i64,
+    /// What the destination answered (status and body excerpt).
+    pub reason: String,
+}

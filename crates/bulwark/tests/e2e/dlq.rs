@@ -1,6 +1,7 @@
 //! The dead-letter queue through the real binary and its CLI: a webhook the app refuses
 //! is dead-lettered, listed, refused a replay without the scope, replayed with it, and
-//! delivered once the app accepts.
+//! delivered once the app accepts. A destination paused by 410 Gone stays paused across
+//! a restart until it is resumed from the CLI.
 
 use std::process::Command;
 use std::time::Duration;
@@ -118,4 +119,114 @@ dead_on_4xx = true
     );
     let (_, text) = listed();
     assert!(!text.contains(&id), "no longer dead: {text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_410_pause_survives_a_restart_until_resumed_from_the_cli() {
+    let upstream = TestUpstream::start().await;
+    let bulwark = Bulwark::start_with(
+        &format!(
+            r#"
+[signing]
+key = "${{SIGNING_KEY}}"
+
+[[admin.tokens]]
+name = "operator"
+token = "${{REPLAY_TOKEN}}"
+scopes = ["read", "replay"]
+
+[[webhooks]]
+name = "orders"
+path = "/hooks/orders"
+scheme = "token"
+secrets = ["${{HOOK_TOKEN}}"]
+destination = "{url}/toggle-gone"
+
+[[webhooks]]
+name = "other"
+path = "/hooks/other"
+scheme = "token"
+secrets = ["${{HOOK_TOKEN}}"]
+destination = "{url}/record"
+"#,
+            url = upstream.url()
+        ),
+        Options {
+            env: vec![
+                (
+                    "SIGNING_KEY",
+                    "whsec_q3n0bXh0ZWdqZ2N2b3l3eXpqcWx4a2p0dW9sYmZ2aGQ=".to_string(),
+                ),
+                ("REPLAY_TOKEN", REPLAY_TOKEN.to_string()),
+                ("HOOK_TOKEN", TOKEN.to_string()),
+            ],
+        },
+    );
+    let send = |bulwark: &Bulwark, path: &str, body: &'static str| {
+        reqwest::Client::new()
+            .post(bulwark.url(path))
+            .header("authorization", TOKEN)
+            .body(body)
+            .send()
+    };
+    let bodies = || -> Vec<Vec<u8>> {
+        upstream
+            .recorded()
+            .iter()
+            .map(|r| r.body.to_vec())
+            .collect()
+    };
+    assert_eq!(
+        send(&bulwark, "/hooks/orders", "order-1")
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let paused = |bulwark: &Bulwark| dlq(bulwark, REPLAY_TOKEN, &["paused"]);
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            paused(&bulwark).1.contains("\"orders\"")
+        })
+        .await,
+        "410 never paused the destination: {}",
+        paused(&bulwark).1
+    );
+
+    // The app is fixed, and bulwark restarts: the pause must hold until an operator
+    // lifts it. A delivery to the other webhook shows the dispatcher has run rounds in
+    // which the paused message, due earlier, would have been claimed.
+    upstream.set_accepting();
+    let bulwark = bulwark.kill_and_restart();
+    assert_eq!(
+        send(&bulwark, "/hooks/other", "other-1")
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            bodies().contains(&b"other-1".to_vec())
+        })
+        .await
+    );
+    assert!(
+        !bodies().contains(&b"order-1".to_vec()),
+        "delivered while paused"
+    );
+    let (ok, text) = paused(&bulwark);
+    assert!(ok && text.contains("410"), "{text}");
+
+    let (ok, text) = dlq(&bulwark, REPLAY_TOKEN, &["resume", "orders"]);
+    assert!(ok, "{text}");
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            bodies().contains(&b"order-1".to_vec())
+        })
+        .await,
+        "not delivered after resume"
+    );
+    let (ok, text) = dlq(&bulwark, REPLAY_TOKEN, &["resume", "orders"]);
+    assert!(!ok && text.contains("404"), "{text}");
 }

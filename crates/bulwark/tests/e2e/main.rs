@@ -3,6 +3,7 @@
 mod support;
 
 mod config;
+mod delivery;
 mod dlq;
 mod hardening;
 mod health;

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::support::{Bulwark, TestUpstream, eventually, raw_exchange};
+use crate::support::{Bulwark, TestUpstream, eventually, raw_exchange, sample};
 
 fn documented_families() -> BTreeSet<String> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/metrics.md");
@@ -15,14 +15,6 @@ fn documented_families() -> BTreeSet<String> {
         .filter_map(|line| line.strip_prefix("| `"))
         .filter_map(|rest| rest.split_once('`').map(|(name, _)| name.to_string()))
         .collect()
-}
-
-/// The value of the sample whose name and labels are exactly `series`, 0 if absent.
-fn sample(scrape: &str, series: &str) -> f64 {
-    scrape
-        .lines()
-        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
-        .unwrap_or(0.0)
 }
 
 fn exported_families(scrape: &str) -> BTreeSet<String> {

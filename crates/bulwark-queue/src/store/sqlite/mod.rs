@@ -21,9 +21,9 @@ use self::schema::{COLUMNS, N_COLUMNS, encode_headers, message_from_row};
 use self::writer::{Command, Op, Reply, Writer};
 use super::types::{
     ClaimedMessage, DeadFilter, Depth, Lease, LeaseOutcome, LeaseToken, Message, MessageId,
-    MessageState, NewMessage, Persisted, ReplayOutcome,
+    MessageState, NewMessage, Pause, Persisted, ReplayOutcome,
 };
-use super::{DeadLetters, Inspect, Leases, Persist, Prune, StoreError};
+use super::{DeadLetters, Inspect, Leases, Pauses, Persist, Prune, StoreError};
 
 /// The database file inside the data folder (with `-wal` and `-shm` beside it).
 pub const DB_FILE: &str = "bulwark.db";
@@ -576,6 +576,61 @@ impl Prune for SqliteStore {
                 return Ok(total);
             }
         }
+    }
+}
+
+impl Pauses for SqliteStore {
+    async fn pause(
+        &self,
+        destination: &str,
+        reason: String,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let destination = destination.to_string();
+        self.call(move |conn| {
+            conn.prepare_cached(
+                "INSERT INTO paused_destinations (destination, since, reason) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (destination) DO NOTHING",
+            )
+            .and_then(|mut s| s.execute(params![destination, now_ms, reason]))
+            .map(|_| ())
+            .map_err(sql_error("pause a destination"))
+        })
+        .await
+    }
+
+    async fn resume(&self, destination: &str) -> Result<bool, StoreError> {
+        let destination = destination.to_string();
+        self.call(move |conn| {
+            conn.prepare_cached("DELETE FROM paused_destinations WHERE destination = ?1")
+                .and_then(|mut s| s.execute([destination]))
+                .map(|n| n > 0)
+                .map_err(sql_error("resume a destination"))
+        })
+        .await
+    }
+
+    async fn paused(&self) -> Result<Vec<Pause>, StoreError> {
+        self.call(|conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT destination, since, reason FROM paused_destinations
+                     ORDER BY destination",
+                )
+                .map_err(sql_error("list paused destinations"))?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok(Pause {
+                        destination: r.get(0)?,
+                        since_ms: r.get(1)?,
+                        reason: r.get(2)?,
+                    })
+                })
+                .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+                .map_err(sql_error("list paused destinations"))?;
+            Ok(rows)
+        })
+        .await
     }
 }
 

@@ -35,13 +35,19 @@ const MIGRATIONS: &[&str] = &[
     -- dead-letter listings and pruning of delivered messages, by time of the last change;
     -- also finds leased messages (few: only deliveries in flight) for expired-lease claims
     CREATE INDEX messages_state_updated ON messages (state, updated_at);",
-    // 2: FIFO per ordering key, and the readiness probe. The index answers "is an earlier message of this key
-    // still undelivered?" for each candidate of a claim.
+    // 2: FIFO per ordering key, the readiness probe, persisted pauses. The index answers
+    // "is an earlier message of this key still undelivered?" for each claim candidate.
     "ALTER TABLE messages ADD COLUMN ordering_key TEXT;
     CREATE INDEX messages_ordering ON messages (destination, ordering_key, seq)
         WHERE ordering_key IS NOT NULL AND state IN (0, 1);
     -- the readiness probe's one row: a write through the writer, as a persist makes
-    CREATE TABLE store_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL);",
+    CREATE TABLE store_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL);
+    -- destinations paused by a 410 Gone until an operator resumes them
+    CREATE TABLE paused_destinations (
+        destination TEXT PRIMARY KEY,
+        since INTEGER NOT NULL,
+        reason TEXT NOT NULL
+    );",
 ];
 
 /// The schema version this build writes.

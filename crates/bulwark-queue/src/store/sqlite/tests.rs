@@ -645,7 +645,10 @@ async fn depths_count_each_destination_and_state_with_the_oldest() {
         .dead_letter(lease(a2), "x".into(), T0 + 60)
         .await
         .unwrap();
-    assert_eq!((acked, died), (LeaseOutcome::Applied, LeaseOutcome::Applied));
+    assert_eq!(
+        (acked, died),
+        (LeaseOutcome::Applied, LeaseOutcome::Applied)
+    );
 
     let mut depths = store.depths().await.unwrap();
     depths.sort_by_key(|d| (d.destination.clone(), d.state.label()));
@@ -803,4 +806,31 @@ async fn an_ordering_key_delivers_one_at_a_time_in_arrival_order() {
     assert_eq!(ids(&fourth), vec![a3]);
     let got = store.get(a3).await.unwrap().unwrap();
     assert_eq!(got.ordering_key.as_deref(), Some("A"));
+}
+
+#[tokio::test]
+async fn a_pause_survives_a_restart_until_resumed() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = SqliteStore::open(dir.path()).unwrap();
+        assert!(store.paused().await.unwrap().is_empty());
+        store.pause("app", "410 Gone".into(), T0).await.unwrap();
+        // A second pause keeps the first one's time and reason.
+        store
+            .pause("app", "410 again".into(), T0 + 5)
+            .await
+            .unwrap();
+    }
+    let store = SqliteStore::open(dir.path()).unwrap();
+    assert_eq!(
+        store.paused().await.unwrap(),
+        vec![Pause {
+            destination: "app".into(),
+            since_ms: T0,
+            reason: "410 Gone".into(),
+        }]
+    );
+    assert!(store.resume("app").await.unwrap());
+    assert!(!store.resume("app").await.unwrap(), "already resumed");
+    assert!(store.paused().await.unwrap().is_empty());
 }

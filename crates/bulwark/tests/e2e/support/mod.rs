@@ -178,6 +178,11 @@ impl Bulwark {
             .collect()
     }
 
+    /// The value of one series (name and labels exactly as exported), 0 when absent.
+    pub async fn sample(&self, series: &str) -> f64 {
+        sample(&self.metrics().await, series)
+    }
+
     pub async fn metrics(&self) -> String {
         reqwest::get(self.ops_url("/metrics"))
             .await
@@ -228,6 +233,14 @@ fn collect(
 
 /// Polls `condition` every 20 ms until it holds or `within` passes. For waiting on a
 /// state change in another process, where there is nothing to await.
+/// The value of the sample whose name and labels are exactly `series`, 0 if absent.
+pub fn sample(scrape: &str, series: &str) -> f64 {
+    scrape
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
 pub fn wait_until(within: Duration, mut condition: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + within;
     loop {

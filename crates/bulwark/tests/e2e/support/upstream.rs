@@ -12,6 +12,7 @@
 //! - `/ws`: WebSocket echo
 //! - `/record`: keeps each request's headers and body for [`TestUpstream::recorded`]
 //! - `/toggle`: 400 until [`TestUpstream::set_accepting`], then like `/record`
+//! - `/toggle-gone`: 410 Gone until [`TestUpstream::set_accepting`], then like `/record`
 //! - `/record-hold`: like `/record`, but a request with `x-order-key: A` is answered only
 //!   after [`TestUpstream::release_held`] (the app is stuck on key A)
 #![allow(dead_code)] // each test module uses a different part of the harness
@@ -265,7 +266,12 @@ async fn handle(shared: Shared, mut req: Request<Incoming>) -> Result<Response<B
         r
     } else if path == "/toggle" && !shared.accepting.load(Ordering::SeqCst) {
         full(StatusCode::BAD_REQUEST, "")
-    } else if path == "/record" || path == "/toggle" || path == "/record-hold" {
+    } else if path == "/toggle-gone" && !shared.accepting.load(Ordering::SeqCst) {
+        full(StatusCode::GONE, "")
+    } else if matches!(
+        path.as_str(),
+        "/record" | "/toggle" | "/toggle-gone" | "/record-hold"
+    ) {
         let headers = req.headers().clone();
         let held = path == "/record-hold" && headers.get("x-order-key").is_some_and(|k| k == "A");
         let body = req
