@@ -98,7 +98,11 @@ impl Admin {
             .unwrap()
             .id();
         if dead {
-            let claimed = self.store.claim(10, 30_000, now_ms, &[]).await.unwrap();
+            let claimed = self
+                .store
+                .claim(&[destination.to_string()], 10, 30_000, now_ms)
+                .await
+                .unwrap();
             let lease = claimed
                 .iter()
                 .find(|c| c.message.id == id)

@@ -132,6 +132,7 @@ fn options() -> DispatcherOptions {
     DispatcherOptions {
         lease_margin: Duration::from_secs(1),
         max_idle: ms(100),
+        unknown_sweep_every: ms(50),
         random: Arc::new(|| 0.5),
         ..DispatcherOptions::default()
     }

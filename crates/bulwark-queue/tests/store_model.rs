@@ -36,6 +36,16 @@ use proptest::sample::Index;
 const LEASE_MS: i64 = 1_000;
 const WINDOW_MS: i64 = 3_000;
 const DESTINATIONS: [&str; 3] = ["a", "b", "c"];
+/// Every destination, as a mask.
+const ALL: u8 = 0b111;
+
+/// The destinations of `mask` (bit i = `DESTINATIONS[i]`).
+fn destinations(mask: u8) -> Vec<String> {
+    (0..DESTINATIONS.len())
+        .filter(|i| mask & (1 << i) != 0)
+        .map(|i| DESTINATIONS[i].to_string())
+        .collect()
+}
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -47,7 +57,9 @@ enum Op {
     },
     Claim {
         limit: u32,
-        skip: Option<usize>,
+        /// Which destinations to claim for (bits of [`DESTINATIONS`]): mostly one, as
+        /// the dispatcher asks, sometimes several.
+        mask: u8,
     },
     Ack(Index),
     Retry(Index, i64),
@@ -66,8 +78,8 @@ fn op() -> impl Strategy<Value = Op> {
             prop_oneof![Just(0i64), 0i64..2_000],
         )
             .prop_map(|(dest, event, key, delay)| Op::Persist { dest, event, key, delay }),
-        4 => (1u32..4, proptest::option::weighted(0.2, 0..DESTINATIONS.len()))
-            .prop_map(|(limit, skip)| Op::Claim { limit, skip }),
+        4 => (1u32..4, prop_oneof![3 => (0..DESTINATIONS.len()).prop_map(|d| 1u8 << d), 1 => 1u8..=ALL])
+            .prop_map(|(limit, mask)| Op::Claim { limit, mask }),
         3 => any::<Index>().prop_map(Op::Ack),
         2 => (any::<Index>(), 0i64..3_000).prop_map(|(i, d)| Op::Retry(i, d)),
         1 => any::<Index>().prop_map(Op::DeadLetter),
@@ -98,7 +110,8 @@ impl Expected {
         later.key.is_some()
             && self.dest == later.dest
             && self.key == later.key
-            && self.seq < later.seq
+            && self.seq != later.seq
+            && (self.seq < later.seq || self.state == MessageState::Leased)
             && matches!(self.state, MessageState::Pending | MessageState::Leased)
     }
 
@@ -148,10 +161,10 @@ impl<B: Backend> Harness<B> {
         self.store.as_ref().expect("store is open")
     }
 
-    /// When a claim at `now` may take message `m`, if it may at all: due, not skipped,
+    /// When a claim at `now` may take message `m`, if it may at all: due, asked for,
     /// and (when pending) not held back by an earlier message of its ordering key.
-    fn due(&self, m: &Expected, now: i64, skip: Option<usize>) -> Option<i64> {
-        if skip == Some(m.dest) {
+    fn due(&self, m: &Expected, now: i64, mask: u8) -> Option<i64> {
+        if mask & (1 << m.dest) == 0 {
             return None;
         }
         match m.state {
@@ -166,10 +179,10 @@ impl<B: Backend> Harness<B> {
         !self.model.values().any(|e| e.holds_back(m))
     }
 
-    fn claimable(&self, now: i64, skip: Option<usize>) -> BTreeMap<MessageId, i64> {
+    fn claimable(&self, now: i64, mask: u8) -> BTreeMap<MessageId, i64> {
         self.model
             .iter()
-            .filter_map(|(id, m)| self.due(m, now, skip).map(|due| (*id, due)))
+            .filter_map(|(id, m)| self.due(m, now, mask).map(|due| (*id, due)))
             .collect()
     }
 
@@ -264,15 +277,14 @@ impl<B: Backend> Harness<B> {
                     }
                 }
             }
-            Op::Claim { limit, skip } => {
-                let skip_list: Vec<String> =
-                    skip.iter().map(|d| DESTINATIONS[*d].to_string()).collect();
+            Op::Claim { limit, mask } => {
+                let asked = destinations(*mask);
                 let claimed = self
                     .store()
-                    .claim(*limit, LEASE_MS, now, &skip_list)
+                    .claim(&asked, *limit, LEASE_MS, now)
                     .await
                     .expect("claim");
-                let claimable = self.claimable(now, *skip);
+                let claimable = self.claimable(now, *mask);
                 prop_assert_eq!(claimed.len(), claimable.len().min(*limit as usize));
                 let mut latest_claimed = i64::MIN;
                 for c in &claimed {
@@ -371,7 +383,10 @@ impl<B: Backend> Harness<B> {
             })
             .min();
         prop_assert_eq!(
-            self.store().next_due_at(&[]).await.expect("next due"),
+            self.store()
+                .next_due_at(&destinations(ALL))
+                .await
+                .expect("next due"),
             next_due
         );
         Ok(())
@@ -392,10 +407,10 @@ fn run<B: Backend>(backend: B, ops: Vec<Op>) -> Result<(), TestCaseError> {
         // Finally everything still pending or leased, and at the head of its key, is
         // claimed exactly once more.
         h.now += LEASE_MS;
-        let open = h.claimable(h.now, None).len();
+        let open = h.claimable(h.now, ALL).len();
         let claimed = h
             .store()
-            .claim(u32::MAX, LEASE_MS, h.now, &[])
+            .claim(&destinations(ALL), u32::MAX, LEASE_MS, h.now)
             .await
             .expect("final claim");
         prop_assert_eq!(claimed.len(), open);

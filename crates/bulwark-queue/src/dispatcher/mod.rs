@@ -108,6 +108,9 @@ pub struct DispatcherOptions {
     pub error_backoff: Duration,
     /// Messages claimed per destination and round at most.
     pub max_claim: u32,
+    /// How often to look for messages whose destination is not configured (a webhook
+    /// removed from the config, or a replay for one) and dead-letter them.
+    pub unknown_sweep_every: Duration,
     /// Jitter source; the default is a small non-cryptographic generator.
     pub random: Random,
 }
@@ -119,6 +122,7 @@ impl Default for DispatcherOptions {
             max_idle: Duration::from_secs(5),
             error_backoff: Duration::from_secs(1),
             max_claim: 64,
+            unknown_sweep_every: Duration::from_secs(60),
             random: worker::default_random(),
         }
     }
@@ -130,6 +134,7 @@ impl fmt::Debug for DispatcherOptions {
             .field("lease_margin", &self.lease_margin)
             .field("max_idle", &self.max_idle)
             .field("error_backoff", &self.error_backoff)
+            .field("unknown_sweep_every", &self.unknown_sweep_every)
             .field("max_claim", &self.max_claim)
             .finish_non_exhaustive()
     }

@@ -78,8 +78,8 @@ struct Shared<S> {
 /// One destination's runtime state.
 struct Lane {
     config: Arc<Destination>,
-    /// Every other destination's name: the skip list of this lane's claims.
-    others: Vec<String>,
+    /// This lane's destination, as the one-element list claims take.
+    claim_list: Vec<String>,
     slots: Arc<Semaphore>,
     in_flight: AtomicU32,
     breaker: Mutex<BreakerSlot>,
@@ -201,7 +201,7 @@ impl<S: Leases + Pauses + 'static> Dispatcher<S> {
             .map(|d| {
                 events::breaker_state(&d.name, BreakerState::Closed);
                 Lane {
-                    others: names.iter().filter(|n| **n != d.name).cloned().collect(),
+                    claim_list: vec![d.name.clone()],
                     slots: Arc::new(Semaphore::new(d.concurrency.max(1) as usize)),
                     in_flight: AtomicU32::new(0),
                     breaker: Mutex::new(BreakerSlot {
@@ -283,6 +283,7 @@ impl<S: Leases + Pauses + 'static> Dispatcher<S> {
         let shared = &self.shared;
         let mut tasks = JoinSet::new();
         let mut pauses_known = false;
+        let mut last_sweep: Option<Instant> = None;
         loop {
             while let Some(done) = tasks.try_join_next() {
                 if let Err(error) = done {
@@ -322,21 +323,12 @@ impl<S: Leases + Pauses + 'static> Dispatcher<S> {
                 bump(&shared.counters.claims);
                 match shared
                     .store
-                    .claim(limit, lease_ms, now_ms, &lane.others)
+                    .claim(&lane.claim_list, limit, lease_ms, now_ms)
                     .await
                 {
                     Ok(claimed) => {
                         for message in claimed {
-                            // Skipping the other lanes still lets through messages of
-                            // destinations that are not configured at all.
-                            if message.message.destination == lane.config.name {
-                                self.start(index, message, &mut tasks);
-                            } else if let Err(error) =
-                                shared.dead_letter_unknown_one(message, now_ms).await
-                            {
-                                events::store_failed(&error, "dead-letter a message");
-                                store_failed = true;
-                            }
+                            self.start(index, message, &mut tasks);
                         }
                     }
                     Err(error) => {
@@ -345,9 +337,12 @@ impl<S: Leases + Pauses + 'static> Dispatcher<S> {
                     }
                 }
             }
-            if let Err(error) = shared.dead_letter_unknown(now_ms).await {
-                events::store_failed(&error, "dead-letter messages of unknown destinations");
-                store_failed = true;
+            if last_sweep.is_none_or(|at| at.elapsed() >= shared.options.unknown_sweep_every) {
+                last_sweep = Some(Instant::now());
+                if let Err(error) = shared.dead_letter_unknown(now_ms).await {
+                    events::store_failed(&error, "dead-letter messages of unknown destinations");
+                    store_failed = true;
+                }
             }
 
             let deadline = match self.next_wake(store_failed).await {
@@ -379,10 +374,10 @@ impl<S: Leases + Pauses + 'static> Dispatcher<S> {
         if store_failed {
             return Ok(now + shared.options.error_backoff.min(shared.options.max_idle));
         }
-        let mut skip = Vec::new();
+        let mut claimable = Vec::new();
         for lane in &shared.destinations {
-            if lane.claimable(now, 1).is_none() {
-                skip.push(lane.config.name.clone());
+            if lane.claimable(now, 1).is_some() {
+                claimable.push(lane.config.name.clone());
             }
             let slot = lane.breaker();
             if slot.breaker.is_open(now.into_std())
@@ -391,7 +386,7 @@ impl<S: Leases + Pauses + 'static> Dispatcher<S> {
                 deadline = deadline.min(Instant::from_std(until));
             }
         }
-        if let Some(due_ms) = shared.store.next_due_at(&skip).await? {
+        if let Some(due_ms) = shared.store.next_due_at(&claimable).await? {
             let wait = u64::try_from(due_ms.saturating_sub(now_ms())).unwrap_or(0);
             deadline = deadline.min(Instant::now() + Duration::from_millis(wait));
         }
@@ -531,16 +526,27 @@ impl<S: Leases + Pauses + 'static> Dispatcher<S> {
 }
 
 impl<S: Leases + Pauses> Shared<S> {
-    /// Dead-letters due messages whose destination is not configured.
+    /// Dead-letters the messages whose destination is not configured.
     async fn dead_letter_unknown(&self, now_ms: i64) -> Result<(), StoreError> {
-        bump(&self.counters.claims);
         let lease_ms = duration_ms(self.options.lease_margin);
-        let claimed = self
-            .store
-            .claim(self.options.max_claim, lease_ms, now_ms, &self.names)
-            .await?;
-        for c in claimed {
-            self.dead_letter_unknown_one(c, now_ms).await?;
+        for destination in self.store.undelivered_destinations().await? {
+            if self.names.contains(&destination) {
+                continue;
+            }
+            let list = [destination];
+            loop {
+                bump(&self.counters.claims);
+                let claimed = self
+                    .store
+                    .claim(&list, self.options.max_claim, lease_ms, now_ms)
+                    .await?;
+                if claimed.is_empty() {
+                    break;
+                }
+                for c in claimed {
+                    self.dead_letter_unknown_one(c, now_ms).await?;
+                }
+            }
         }
         Ok(())
     }

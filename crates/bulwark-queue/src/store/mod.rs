@@ -132,15 +132,17 @@ pub trait Persist: Send + Sync {
 /// [`LeaseOutcome::LeaseLost`] (the message was claimed again after its lease expired, or
 /// released at start-up): that is counted by the caller, not an error.
 pub trait Leases: Send + Sync {
-    /// Claims up to `limit` messages: pending ones due at `now_ms` and leased ones whose
-    /// lease has expired, earliest first, skipping `skip_destinations` (open breaker or
-    /// paused). Each claim counts as an attempt.
+    /// Claims up to `limit` messages of `destinations`: pending ones due at `now_ms` and
+    /// leased ones whose lease has expired, earliest first. Each claim counts as an
+    /// attempt. The dispatcher asks for one destination at a time (the others may have
+    /// an open breaker, be paused or have no free slot); backends keep that case fast
+    /// whatever the backlog of other destinations.
     fn claim(
         &self,
+        destinations: &[String],
         limit: u32,
         lease_ms: i64,
         now_ms: i64,
-        skip_destinations: &[String],
     ) -> impl Future<Output = Result<Vec<ClaimedMessage>, StoreError>> + Send;
 
     /// Marks the message delivered.
@@ -171,13 +173,19 @@ pub trait Leases: Send + Sync {
     /// Called at start-up, when no delivery can be in flight; returns how many were freed.
     fn release_all(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
-    /// The earliest time at which a claim could return something: the first due pending
-    /// message or the first expiring lease, ignoring `skip_destinations`. `None` when the
-    /// queue holds nothing to deliver. The dispatcher sleeps until then.
+    /// The earliest time at which a claim of `destinations` could return something: the
+    /// first due pending message or the first expiring lease. `None` when they have
+    /// nothing to deliver. The dispatcher sleeps until then.
     fn next_due_at(
         &self,
-        skip_destinations: &[String],
+        destinations: &[String],
     ) -> impl Future<Output = Result<Option<i64>, StoreError>> + Send;
+
+    /// Every destination with pending or leased messages, by name. The dispatcher looks
+    /// for messages whose destination is no longer configured with it.
+    fn undelivered_destinations(
+        &self,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
 }
 
 /// The dead-letter queue, and looking up one message.

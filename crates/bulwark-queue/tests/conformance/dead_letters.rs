@@ -6,8 +6,8 @@ use bulwark_queue::store::{
 };
 
 use super::{
-    Backend, LEASE, T0, WINDOW, applied, claim, claim_only, dead, delivered, get, ids, msg, sorted,
-    sorted_ids, stored,
+    Backend, LEASE, T0, WINDOW, all, applied, claim, claim_only, dead, delivered, get, ids, msg,
+    sorted, sorted_ids, stored,
 };
 
 fn listed(messages: &[bulwark_queue::store::Message]) -> Vec<MessageId> {
@@ -42,7 +42,7 @@ pub async fn list_dead_is_ordered_by_time_of_death<B: Backend>(b: &B) {
     let x = stored(&store, msg("app", None, T0), T0).await;
     let y = stored(&store, msg("app", None, T0), T0 + 1).await;
     let z = stored(&store, msg("app", None, T0), T0 + 2).await;
-    let claimed = claim(&store, 10, T0 + 2, &[]).await;
+    let claimed = claim(&store, 10, T0 + 2, &all()).await;
     assert_eq!(claimed.len(), 3);
     for (id, died) in [(z, T0 + 10), (x, T0 + 20), (y, T0 + 30)] {
         let lease = super::lease_of(&claimed, id);
@@ -139,7 +139,7 @@ pub async fn replay_resets_attempts_and_keeps_the_id<B: Backend>(b: &B) {
             .unwrap()
             .is_empty()
     );
-    assert_eq!(store.next_due_at(&[]).await.unwrap(), Some(now));
+    assert_eq!(store.next_due_at(&all()).await.unwrap(), Some(now));
     // Not stored again: the provider's redelivery is still a duplicate of the same id.
     let again = store
         .persist(msg("app", Some("evt"), T0), WINDOW, now)
@@ -147,7 +147,7 @@ pub async fn replay_resets_attempts_and_keeps_the_id<B: Backend>(b: &B) {
     assert_eq!(again.unwrap(), Persisted::Duplicate(id));
     let depth: u64 = store.depths().await.unwrap().iter().map(|d| d.count).sum();
     assert_eq!(depth, 1);
-    let claimed = claim(&store, 10, now, &[]).await;
+    let claimed = claim(&store, 10, now, &all()).await;
     assert_eq!(ids(&claimed), [id]);
     assert_eq!(claimed[0].message.attempts, 1, "attempts start over");
     applied(store.ack(claimed[0].lease, now).await);
@@ -178,7 +178,7 @@ pub async fn replay_answers_not_found_and_not_dead<B: Backend>(b: &B) {
         store.replay(dead_id, now).await.unwrap(),
         ReplayOutcome::NotDead
     );
-    let claimed = claim(&store, 10, now + LEASE, &[]).await;
+    let claimed = claim(&store, 10, now + LEASE, &all()).await;
     assert_eq!(sorted_ids(&claimed), sorted(vec![pending, leased, dead_id]));
 }
 

@@ -2,7 +2,7 @@
 
 use bulwark_queue::store::{Depth, Inspect, Leases, MessageState};
 
-use super::{Backend, T0, applied, claim, lease_of, msg, stored};
+use super::{Backend, T0, all, applied, claim, lease_of, msg, stored};
 
 /// (destination, state, count, oldest created), sorted: the order of `depths` is not
 /// specified.
@@ -50,7 +50,7 @@ pub async fn depths_count_each_destination_and_state_except_delivered<B: Backend
     );
 
     // b1 delivered (left out), a1 in delivery, a2 and a3 dead.
-    let claimed = claim(&store, 10, T0 + 40, &[]).await;
+    let claimed = claim(&store, 10, T0 + 40, &all()).await;
     assert_eq!(claimed.len(), 4);
     applied(store.ack(lease_of(&claimed, b1), T0 + 50).await);
     applied(
@@ -92,8 +92,8 @@ pub async fn probe_write_succeeds_and_stores_no_message<B: Backend>(b: &B) {
     store.probe_write(T0 + 1).await.unwrap();
     store.probe_write(T0 - 1).await.unwrap();
     assert!(store.depths().await.unwrap().is_empty());
-    assert_eq!(store.next_due_at(&[]).await.unwrap(), None);
-    assert!(claim(&store, 10, T0 + 1, &[]).await.is_empty());
+    assert_eq!(store.next_due_at(&all()).await.unwrap(), None);
+    assert!(claim(&store, 10, T0 + 1, &all()).await.is_empty());
     // Still fine after a restart.
     drop(store);
     let store = b.open().await;

@@ -6,8 +6,8 @@ use std::collections::HashSet;
 use bulwark_queue::store::{Lease, LeaseToken, Leases, MessageId, MessageState};
 
 use super::{
-    Backend, LEASE, T0, applied, claim, claim_only, get, ids, lease_of, lost, msg, skip, sorted,
-    sorted_ids, stored,
+    Backend, LEASE, T0, all, all_but, applied, claim, claim_only, get, ids, lease_of, lost, msg,
+    sorted, sorted_ids, stored,
 };
 
 pub async fn claim_takes_only_due_messages_earliest_first_under_a_lease<B: Backend>(b: &B) {
@@ -18,7 +18,7 @@ pub async fn claim_takes_only_due_messages_earliest_first_under_a_lease<B: Backe
     let future = stored(&store, msg("app", None, T0 + 1_000), T0).await;
 
     let now = T0 + 10;
-    let claimed = claim(&store, 10, now, &[]).await;
+    let claimed = claim(&store, 10, now, &all()).await;
     assert_eq!(
         ids(&claimed),
         [early, middle, later],
@@ -34,26 +34,32 @@ pub async fn claim_takes_only_due_messages_earliest_first_under_a_lease<B: Backe
     let tokens: HashSet<LeaseToken> = claimed.iter().map(|c| c.lease.token).collect();
     assert_eq!(tokens.len(), 3, "a fresh token per claim");
     // Nothing more is due now; the future one is due at its time, not before.
-    assert!(claim(&store, 10, now, &[]).await.is_empty());
-    assert!(claim(&store, 10, T0 + 999, &[]).await.is_empty());
+    assert!(claim(&store, 10, now, &all()).await.is_empty());
+    assert!(claim(&store, 10, T0 + 999, &all()).await.is_empty());
     claim_only(&store, future, T0 + 1_000).await;
 }
 
 pub async fn claim_respects_the_limit<B: Backend>(b: &B) {
     let store = b.open().await;
-    let mut all = Vec::new();
+    let mut stored_ids = Vec::new();
     for i in 0..5 {
-        all.push(stored(&store, msg("app", None, T0 + i), T0).await);
+        stored_ids.push(stored(&store, msg("app", None, T0 + i), T0).await);
     }
-    assert!(claim(&store, 0, T0 + 10, &[]).await.is_empty());
+    assert!(claim(&store, 0, T0 + 10, &all()).await.is_empty());
     assert_eq!(
-        ids(&claim(&store, 2, T0 + 10, &[]).await),
-        all[..2],
+        ids(&claim(&store, 2, T0 + 10, &all()).await),
+        stored_ids[..2],
         "earliest two"
     );
-    assert_eq!(ids(&claim(&store, 1, T0 + 10, &[]).await), all[2..3]);
-    assert_eq!(ids(&claim(&store, 10, T0 + 10, &[]).await), all[3..]);
-    assert!(claim(&store, 10, T0 + 10, &[]).await.is_empty());
+    assert_eq!(
+        ids(&claim(&store, 1, T0 + 10, &all()).await),
+        stored_ids[2..3]
+    );
+    assert_eq!(
+        ids(&claim(&store, 10, T0 + 10, &all()).await),
+        stored_ids[3..]
+    );
+    assert!(claim(&store, 10, T0 + 10, &all()).await.is_empty());
 }
 
 pub async fn claim_skips_destinations_without_burning_attempts<B: Backend>(b: &B) {
@@ -61,20 +67,20 @@ pub async fn claim_skips_destinations_without_burning_attempts<B: Backend>(b: &B
     let a = stored(&store, msg("a", None, T0), T0).await;
     let b_id = stored(&store, msg("b", None, T0), T0).await;
     let c = stored(&store, msg("c", None, T0), T0).await;
-    let claimed = claim(&store, 10, T0, &skip(&["a", "c", "not-a-destination"])).await;
+    let claimed = claim(&store, 10, T0, &all_but(&["a", "c", "not-a-destination"])).await;
     assert_eq!(ids(&claimed), [b_id]);
     for skipped in [a, c] {
         let got = get(&store, skipped).await;
         assert_eq!((got.state, got.attempts), (MessageState::Pending, 0));
     }
     // Expired leases of a skipped destination are skipped too.
-    let leased_a = claim(&store, 10, T0, &skip(&["c"])).await;
+    let leased_a = claim(&store, 10, T0, &all_but(&["c"])).await;
     assert_eq!(ids(&leased_a), [a]);
     let after_expiry = T0 + LEASE;
-    let claimed = claim(&store, 10, after_expiry, &skip(&["a", "b"])).await;
+    let claimed = claim(&store, 10, after_expiry, &all_but(&["a", "b"])).await;
     assert_eq!(ids(&claimed), [c]);
     assert_eq!(get(&store, a).await.attempts, 1);
-    let claimed = claim(&store, 10, after_expiry, &[]).await;
+    let claimed = claim(&store, 10, after_expiry, &all()).await;
     assert_eq!(sorted_ids(&claimed), sorted(vec![a, b_id]));
 }
 
@@ -87,20 +93,20 @@ pub async fn claim_takes_due_pending_and_expired_leases_earliest_first<B: Backen
     let before = stored(&store, msg("app", None, T0 + LEASE - 1), T0).await;
     let after = stored(&store, msg("app", None, T0 + LEASE + 1), T0).await;
     let now = T0 + LEASE + 1;
-    assert_eq!(ids(&claim(&store, 1, now, &[]).await), [before]);
-    assert_eq!(ids(&claim(&store, 1, now, &[]).await), [leased]);
-    assert_eq!(ids(&claim(&store, 1, now, &[]).await), [after]);
+    assert_eq!(ids(&claim(&store, 1, now, &all()).await), [before]);
+    assert_eq!(ids(&claim(&store, 1, now, &all()).await), [leased]);
+    assert_eq!(ids(&claim(&store, 1, now, &all()).await), [after]);
 }
 
 pub async fn an_expired_lease_is_claimed_again_with_a_new_token<B: Backend>(b: &B) {
     let store = b.open().await;
     let id = stored(&store, msg("app", None, T0), T0).await;
-    let first = claim(&store, 1, T0, &[]).await.remove(0);
+    let first = claim(&store, 1, T0, &all()).await.remove(0);
     assert!(
-        claim(&store, 1, T0 + LEASE - 1, &[]).await.is_empty(),
+        claim(&store, 1, T0 + LEASE - 1, &all()).await.is_empty(),
         "lease holds"
     );
-    let second = claim(&store, 1, T0 + LEASE, &[]).await.remove(0);
+    let second = claim(&store, 1, T0 + LEASE, &all()).await.remove(0);
     assert_eq!(second.message.id, id);
     assert_eq!(second.message.attempts, 2, "each claim counts an attempt");
     assert_eq!(second.lease_until_ms, T0 + 2 * LEASE);
@@ -129,8 +135,8 @@ pub async fn ack_delivers_once_and_nothing_acked_is_claimed_again<B: Backend>(b:
     lost(store.retry(lease, T0 + 6, "x".into(), T0 + 6).await);
     lost(store.dead_letter(lease, "x".into(), T0 + 6).await);
     assert_eq!(get(&store, id).await.state, MessageState::Delivered);
-    assert!(claim(&store, 10, T0 + 10 * LEASE, &[]).await.is_empty());
-    assert_eq!(store.next_due_at(&[]).await.unwrap(), None);
+    assert!(claim(&store, 10, T0 + 10 * LEASE, &all()).await.is_empty());
+    assert_eq!(store.next_due_at(&all()).await.unwrap(), None);
 }
 
 pub async fn settling_needs_the_current_token_of_that_message<B: Backend>(b: &B) {
@@ -138,7 +144,7 @@ pub async fn settling_needs_the_current_token_of_that_message<B: Backend>(b: &B)
     stored(&store, msg("app", None, T0), T0).await;
     stored(&store, msg("app", None, T0), T0).await;
     let pending = stored(&store, msg("app", None, T0 + 1_000), T0).await;
-    let claimed = claim(&store, 2, T0, &[]).await;
+    let claimed = claim(&store, 2, T0, &all()).await;
     assert_eq!(claimed.len(), 2);
     // Another message's token.
     let forged = Lease {
@@ -182,9 +188,9 @@ pub async fn retry_reschedules_and_keeps_the_error<B: Backend>(b: &B) {
     assert_eq!(got.last_error.as_deref(), Some("HTTP 503"));
     assert_eq!(got.attempts, 1);
     // Not claimable before its time, even after its old lease would have expired.
-    assert!(claim(&store, 1, T0 + 4_999, &[]).await.is_empty());
-    assert_eq!(store.next_due_at(&[]).await.unwrap(), Some(T0 + 5_000));
-    let again = claim(&store, 1, T0 + 5_000, &[]).await;
+    assert!(claim(&store, 1, T0 + 4_999, &all()).await.is_empty());
+    assert_eq!(store.next_due_at(&all()).await.unwrap(), Some(T0 + 5_000));
+    let again = claim(&store, 1, T0 + 5_000, &all()).await;
     assert_eq!(ids(&again), [id]);
     assert_eq!(again[0].message.attempts, 2);
     // The first lease cannot settle the second claim.
@@ -208,8 +214,8 @@ pub async fn dead_letter_moves_the_message_out_of_the_queue<B: Backend>(b: &B) {
     assert_eq!(got.last_error.as_deref(), Some("HTTP 400"));
     assert_eq!(got.updated_at_ms, T0 + 7, "dead since");
     assert_eq!(got.attempts, 1);
-    assert!(claim(&store, 10, T0 + 10 * LEASE, &[]).await.is_empty());
-    assert_eq!(store.next_due_at(&[]).await.unwrap(), None);
+    assert!(claim(&store, 10, T0 + 10 * LEASE, &all()).await.is_empty());
+    assert_eq!(store.next_due_at(&all()).await.unwrap(), None);
     lost(store.ack(lease, T0 + 8).await);
 }
 
@@ -219,7 +225,7 @@ pub async fn release_all_frees_every_lease<B: Backend>(b: &B) {
     let first = stored(&store, msg("app", None, T0 - 5), T0).await;
     let second = stored(&store, msg("other", None, T0), T0).await;
     let waiting = stored(&store, msg("app", None, T0 + 1_000), T0).await;
-    let claimed = claim(&store, 10, T0, &[]).await;
+    let claimed = claim(&store, 10, T0, &all()).await;
     assert_eq!(ids(&claimed), [first, second]);
     assert_eq!(store.release_all().await.unwrap(), 2);
     for (id, due) in [(first, T0 - 5), (second, T0)] {
@@ -230,9 +236,9 @@ pub async fn release_all_frees_every_lease<B: Backend>(b: &B) {
         lost(store.ack(lease_of(&claimed, id), T0).await);
     }
     assert_eq!(get(&store, waiting).await.state, MessageState::Pending);
-    assert_eq!(store.next_due_at(&[]).await.unwrap(), Some(T0 - 5));
+    assert_eq!(store.next_due_at(&all()).await.unwrap(), Some(T0 - 5));
     // Claimable at once, long before the old leases would have expired.
-    let again = claim(&store, 10, T0 + 1, &[]).await;
+    let again = claim(&store, 10, T0 + 1, &all()).await;
     assert_eq!(ids(&again), [first, second]);
     assert!(again.iter().all(|c| c.message.attempts == 2));
     assert_eq!(store.release_all().await.unwrap(), 2);
@@ -240,24 +246,24 @@ pub async fn release_all_frees_every_lease<B: Backend>(b: &B) {
 
 pub async fn next_due_at_sees_pending_messages_and_leases<B: Backend>(b: &B) {
     let store = b.open().await;
-    assert_eq!(store.next_due_at(&[]).await.unwrap(), None, "empty");
+    assert_eq!(store.next_due_at(&all()).await.unwrap(), None, "empty");
     let a = stored(&store, msg("a", None, T0 + 100), T0).await;
     let b_id = stored(&store, msg("b", None, T0 + 50), T0).await;
-    assert_eq!(store.next_due_at(&[]).await.unwrap(), Some(T0 + 50));
+    assert_eq!(store.next_due_at(&all()).await.unwrap(), Some(T0 + 50));
     // b is leased until T0 + 70: its lease expires before a is due.
-    let claimed = store.claim(10, 10, T0 + 60, &[]).await.unwrap();
+    let claimed = store.claim(&all(), 10, 10, T0 + 60).await.unwrap();
     assert_eq!(ids(&claimed), [b_id]);
-    assert_eq!(store.next_due_at(&[]).await.unwrap(), Some(T0 + 70));
+    assert_eq!(store.next_due_at(&all()).await.unwrap(), Some(T0 + 70));
     // Delivered and dead messages are not due.
     applied(store.ack(claimed[0].lease, T0 + 61).await);
-    assert_eq!(store.next_due_at(&[]).await.unwrap(), Some(T0 + 100));
+    assert_eq!(store.next_due_at(&all()).await.unwrap(), Some(T0 + 100));
     let lease = claim_only(&store, a, T0 + 100).await;
     assert_eq!(
-        store.next_due_at(&[]).await.unwrap(),
+        store.next_due_at(&all()).await.unwrap(),
         Some(T0 + 100 + LEASE)
     );
     applied(store.dead_letter(lease, "x".into(), T0 + 101).await);
-    assert_eq!(store.next_due_at(&[]).await.unwrap(), None);
+    assert_eq!(store.next_due_at(&all()).await.unwrap(), None);
 }
 
 pub async fn next_due_at_ignores_skipped_destinations<B: Backend>(b: &B) {
@@ -265,19 +271,51 @@ pub async fn next_due_at_ignores_skipped_destinations<B: Backend>(b: &B) {
     stored(&store, msg("a", None, T0 + 100), T0).await;
     stored(&store, msg("b", None, T0 + 50), T0).await;
     assert_eq!(
-        store.next_due_at(&skip(&["b"])).await.unwrap(),
+        store.next_due_at(&all_but(&["b"])).await.unwrap(),
         Some(T0 + 100)
     );
-    assert_eq!(store.next_due_at(&skip(&["a", "b"])).await.unwrap(), None);
+    assert_eq!(
+        store.next_due_at(&all_but(&["a", "b"])).await.unwrap(),
+        None
+    );
     // A lease of a skipped destination is ignored too.
-    store.claim(1, 10, T0 + 50, &[]).await.unwrap(); // b, leased until T0 + 60
-    assert_eq!(store.next_due_at(&[]).await.unwrap(), Some(T0 + 60));
+    store.claim(&all(), 1, 10, T0 + 50).await.unwrap(); // b, leased until T0 + 60
+    assert_eq!(store.next_due_at(&all()).await.unwrap(), Some(T0 + 60));
     assert_eq!(
-        store.next_due_at(&skip(&["b"])).await.unwrap(),
+        store.next_due_at(&all_but(&["b"])).await.unwrap(),
         Some(T0 + 100)
     );
     assert_eq!(
-        store.next_due_at(&skip(&["a"])).await.unwrap(),
+        store.next_due_at(&all_but(&["a"])).await.unwrap(),
         Some(T0 + 60)
     );
+}
+
+pub async fn undelivered_destinations_are_those_with_pending_or_leased_messages<B: Backend>(b: &B) {
+    let store = b.open().await;
+    assert!(store.undelivered_destinations().await.unwrap().is_empty());
+    stored(&store, msg("app", None, T0 + 1_000), T0).await; // pending, not yet due
+    let leased = stored(&store, msg("b", None, T0), T0).await;
+    let delivered = stored(&store, msg("c", None, T0), T0).await;
+    let dead = stored(&store, msg("other", None, T0), T0).await;
+    claim_only_of(&store, "b", leased).await;
+    let lease = claim_only_of(&store, "c", delivered).await;
+    applied(store.ack(lease, T0).await);
+    let lease = claim_only_of(&store, "other", dead).await;
+    applied(store.dead_letter(lease, "x".into(), T0).await);
+    assert_eq!(
+        store.undelivered_destinations().await.unwrap(),
+        ["app", "b"],
+        "delivered and dead messages do not count"
+    );
+}
+
+async fn claim_only_of<S: Leases>(
+    store: &S,
+    destination: &str,
+    id: bulwark_queue::store::MessageId,
+) -> bulwark_queue::store::Lease {
+    let claimed = claim(store, 10, T0, &[destination.to_string()]).await;
+    assert_eq!(ids(&claimed), [id]);
+    claimed[0].lease
 }

@@ -79,9 +79,11 @@ macro_rules! store_conformance_tests {
             leases::release_all_frees_every_lease,
             leases::next_due_at_sees_pending_messages_and_leases,
             leases::next_due_at_ignores_skipped_destinations,
+            leases::undelivered_destinations_are_those_with_pending_or_leased_messages,
             fifo::only_the_head_of_an_ordering_key_is_claimed,
             fifo::a_retried_head_still_blocks_its_key,
             fifo::a_dead_head_releases_its_key,
+            fifo::a_replayed_head_waits_for_the_message_in_delivery,
             fifo::an_expired_head_is_claimed_again_before_the_rest_of_its_key,
             fifo::keys_and_destinations_are_independent,
             fifo::next_due_at_ignores_messages_held_back_by_their_key,
@@ -146,9 +148,21 @@ pub fn keyed(destination: &str, key: &str, at: i64) -> NewMessage {
     }
 }
 
-/// Destination names for a skip list.
-pub fn skip(names: &[&str]) -> Vec<String> {
-    names.iter().map(|n| n.to_string()).collect()
+/// Every destination the suite stores messages for.
+pub const DESTINATIONS: [&str; 5] = ["app", "a", "b", "c", "other"];
+
+/// Every destination of the suite: what a claim or `next_due_at` is asked about.
+pub fn all() -> Vec<String> {
+    all_but(&[])
+}
+
+/// Every destination of the suite except `skipped` (an open breaker, a pause, ...).
+pub fn all_but(skipped: &[&str]) -> Vec<String> {
+    DESTINATIONS
+        .iter()
+        .filter(|d| !skipped.contains(d))
+        .map(|d| d.to_string())
+        .collect()
 }
 
 /// Persists `m` at `now`, expecting it to be stored (not a duplicate).
@@ -168,22 +182,22 @@ pub async fn get<S: DeadLetters>(store: &S, id: MessageId) -> Message {
         .unwrap_or_else(|| panic!("message {id} is missing"))
 }
 
-/// Claims with the suite's lease.
+/// Claims messages of `destinations` with the suite's lease.
 pub async fn claim<S: Leases>(
     store: &S,
     limit: u32,
     now: i64,
-    skip_destinations: &[String],
+    destinations: &[String],
 ) -> Vec<ClaimedMessage> {
     store
-        .claim(limit, LEASE, now, skip_destinations)
+        .claim(destinations, limit, LEASE, now)
         .await
         .expect("claim")
 }
 
 /// Claims everything due at `now` and expects exactly `id`; returns its lease.
 pub async fn claim_only<S: Leases>(store: &S, id: MessageId, now: i64) -> Lease {
-    let claimed = claim(store, u32::MAX, now, &[]).await;
+    let claimed = claim(store, u32::MAX, now, &all()).await;
     assert_eq!(ids(&claimed), [id], "claim at {now}");
     claimed[0].lease
 }

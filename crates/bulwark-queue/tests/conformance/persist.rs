@@ -4,7 +4,7 @@ use bulwark_queue::store::{
     DeadLetters, Inspect, Leases, MessageId, MessageState, NewMessage, Persist, Persisted, Prune,
 };
 
-use super::{Backend, T0, WINDOW, applied, claim, claim_only, get, msg, stored};
+use super::{Backend, T0, WINDOW, all, applied, claim, claim_only, get, msg, stored};
 
 pub async fn persist_keeps_the_exact_body_and_headers<B: Backend>(b: &B) {
     let store = b.open().await;
@@ -43,7 +43,7 @@ pub async fn persist_keeps_the_exact_body_and_headers<B: Backend>(b: &B) {
     assert_eq!(got.updated_at_ms, T0);
     assert_eq!(got.last_error, None);
     // The claim hands out the same bytes.
-    let claimed = claim(&store, 10, T0 + 5, &[]).await;
+    let claimed = claim(&store, 10, T0 + 5, &all()).await;
     assert_eq!(claimed.len(), 1);
     assert_eq!(claimed[0].message.body, new.body);
     assert_eq!(claimed[0].message.headers, new.headers);
@@ -128,7 +128,7 @@ pub async fn messages_without_an_event_id_are_never_duplicates<B: Backend>(b: &B
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 3);
-    assert_eq!(claim(&store, 10, T0, &[]).await.len(), 3);
+    assert_eq!(claim(&store, 10, T0, &all()).await.len(), 3);
 }
 
 /// Dedup looks at stored rows in any state, until pruning forgets delivered ones.

@@ -6,8 +6,8 @@ use bulwark_queue::store::{
 };
 
 use super::{
-    Backend, LEASE, T0, WINDOW, applied, claim, dead, delivered, get, ids, lease_of, lost, msg,
-    sorted, sorted_ids, stored,
+    Backend, LEASE, T0, WINDOW, all, applied, claim, dead, delivered, get, ids, lease_of, lost,
+    msg, sorted, sorted_ids, stored,
 };
 
 pub async fn a_restart_keeps_pending_messages_and_frees_leases<B: Backend>(b: &B) {
@@ -15,7 +15,7 @@ pub async fn a_restart_keeps_pending_messages_and_frees_leases<B: Backend>(b: &B
     let waiting = stored(&store, msg("app", Some("w"), T0 + 5_000), T0).await;
     let leased = stored(&store, msg("app", Some("l"), T0), T0).await;
     let retried = stored(&store, msg("other", Some("r"), T0), T0).await;
-    let claimed = claim(&store, 10, T0, &[]).await;
+    let claimed = claim(&store, 10, T0, &all()).await;
     assert_eq!(sorted_ids(&claimed), sorted(vec![leased, retried]));
     applied(
         store
@@ -42,17 +42,17 @@ pub async fn a_restart_keeps_pending_messages_and_frees_leases<B: Backend>(b: &B
     let got = get(&store, leased).await;
     assert_eq!((got.state, got.attempts), (MessageState::Pending, 1));
     assert_eq!(got.next_attempt_at_ms, T0);
-    assert_eq!(store.next_due_at(&[]).await.unwrap(), Some(T0));
+    assert_eq!(store.next_due_at(&all()).await.unwrap(), Some(T0));
     lost(store.ack(lease_of(&claimed, leased), T0 + 1).await);
     // Claimable at once, long before the old lease would have expired.
-    let again = claim(&store, 10, T0 + 1, &[]).await;
+    let again = claim(&store, 10, T0 + 1, &all()).await;
     assert_eq!(ids(&again), [leased]);
     assert_eq!(again[0].message.attempts, 2);
     assert_eq!(again[0].lease_until_ms, T0 + 1 + LEASE);
     applied(store.ack(again[0].lease, T0 + 2).await);
     // The rest at their times.
-    assert_eq!(ids(&claim(&store, 10, T0 + 2_000, &[]).await), [retried]);
-    assert_eq!(ids(&claim(&store, 10, T0 + 5_000, &[]).await), [waiting]);
+    assert_eq!(ids(&claim(&store, 10, T0 + 2_000, &all()).await), [retried]);
+    assert_eq!(ids(&claim(&store, 10, T0 + 5_000, &all()).await), [waiting]);
     // Dedup survives the restart too.
     let dup = store
         .persist(msg("app", Some("w"), T0), WINDOW, T0 + 3)
@@ -79,8 +79,8 @@ pub async fn a_restart_keeps_settled_messages_settled<B: Backend>(b: &B) {
     assert_eq!((got.state, got.updated_at_ms), (MessageState::Dead, T0 + 2));
     assert_eq!(got.last_error.as_deref(), Some("died at 1700000000002"));
     // Nothing acknowledged (or dead) is claimed again.
-    assert!(claim(&store, 10, T0 + 100 * LEASE, &[]).await.is_empty());
-    assert_eq!(store.next_due_at(&[]).await.unwrap(), None);
+    assert!(claim(&store, 10, T0 + 100 * LEASE, &all()).await.is_empty());
+    assert_eq!(store.next_due_at(&all()).await.unwrap(), None);
     assert_eq!(store.release_all().await.unwrap(), 0);
     let dead_list = store.list_dead(DeadFilter::default(), 10).await.unwrap();
     assert_eq!(dead_list.len(), 1);

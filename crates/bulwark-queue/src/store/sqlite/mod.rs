@@ -183,6 +183,10 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
         )));
     }
     conn.execute_batch("PRAGMA synchronous = FULL;")?;
+    // 64 MiB of page cache (the default is 2 MiB): claims and acks touch the rows just
+    // stored, and a miss is a pread from the WAL or the database file. It fills only as
+    // pages are used.
+    conn.execute_batch("PRAGMA cache_size = -65536;")?;
     conn.busy_timeout(Duration::from_secs(5))?;
     // Claims with different numbers of skipped destinations are different statements.
     conn.set_prepared_statement_cache_capacity(64);
@@ -196,14 +200,10 @@ fn sql_error(context: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
     move |e| StoreError::unavailable(context, e)
 }
 
-/// `destination NOT IN (?n, ?n+1, ...)` for `count` destinations starting at parameter
-/// `first`, or nothing.
-fn not_in_destinations(first: usize, count: usize) -> String {
-    if count == 0 {
-        return String::new();
-    }
+/// `?first, ?first+1, …` for `count` parameters.
+fn placeholders(first: usize, count: usize) -> String {
     let list: Vec<String> = (first..first + count).map(|i| format!("?{i}")).collect();
-    format!(" AND destination NOT IN ({})", list.join(", "))
+    list.join(", ")
 }
 
 fn id_param(id: MessageId) -> Vec<u8> {
@@ -212,10 +212,13 @@ fn id_param(id: MessageId) -> Vec<u8> {
 
 /// The same shape as DESIGN's `UPDATE … WHERE id IN (SELECT … LIMIT n) RETURNING …`, run in
 /// the writer's `BEGIN IMMEDIATE` transaction. Due pending messages and expired leases
-/// are picked by separate index range scans, then the earliest `limit` of both.
-/// Parameters: 1 lease_until, 2 now, 3 limit, 4.. skipped destinations.
-fn claim_sql(skipped: usize) -> String {
-    let not_in = not_in_destinations(4, skipped);
+/// are picked by separate index range scans, then the earliest `limit` of both. For one
+/// destination (what the dispatcher asks) the pending scan is a range of `messages_due`
+/// in due order, whatever the backlog of other destinations; several destinations need a
+/// sort of their due messages.
+/// Parameters: 1 lease_until, 2 now, 3 limit, 4.. destinations (at least one).
+fn claim_sql(destinations: usize) -> String {
+    let list = placeholders(4, destinations);
     format!(
         "UPDATE messages
          SET state = 1, lease_until = ?1, lease_token = random(), attempts = attempts + 1,
@@ -224,12 +227,13 @@ fn claim_sql(skipped: usize) -> String {
              SELECT seq FROM (
                  SELECT seq, due FROM (
                      SELECT seq, next_attempt_at AS due FROM messages AS m
-                     WHERE state = 0 AND next_attempt_at <= ?2{not_in}{HEAD_OF_KEY}
+                     WHERE state = 0 AND destination IN ({list}) AND next_attempt_at <= ?2
+                         {HEAD_OF_KEY}
                      ORDER BY next_attempt_at LIMIT ?3)
                  UNION ALL
                  SELECT seq, due FROM (
-                     SELECT seq, lease_until AS due FROM messages
-                     WHERE state = 1 AND lease_until <= ?2{not_in}
+                     SELECT seq, lease_until AS due FROM messages INDEXED BY messages_leases
+                     WHERE state = 1 AND lease_until <= ?2 AND destination IN ({list})
                      ORDER BY lease_until LIMIT ?3)
                  ORDER BY due LIMIT ?3))
          RETURNING {COLUMNS}, lease_token, lease_until"
@@ -241,27 +245,55 @@ fn claim_sql(skipped: usize) -> String {
 /// claim never takes two messages of a key, and an expired lease is always a head.
 /// A dead message no longer holds its key back: one poison message must not stop the
 /// key forever (it is in the dead-letter queue for an operator).
+/// A leased message of the key holds back every other one, even an earlier one: a dead
+/// head replayed while its successor is in delivery waits for that delivery, so a key
+/// never has two messages in flight.
 const HEAD_OF_KEY: &str = "
                        AND (m.ordering_key IS NULL OR NOT EXISTS (
                            SELECT 1 FROM messages AS e
                            WHERE e.destination = m.destination
                              AND e.ordering_key = m.ordering_key
-                             AND e.state IN (0, 1) AND e.seq < m.seq))";
+                             AND e.state IN (0, 1) AND e.seq <> m.seq
+                             AND (e.seq < m.seq OR e.state = 1)))";
 
-/// Parameters: 1.. skipped destinations. `ORDER BY … LIMIT 1` rather than `min()`, so the
-/// scan stops at the first message that is not held back by its ordering key.
-fn next_due_sql(skipped: usize) -> String {
-    let not_in = not_in_destinations(1, skipped);
+/// Parameters: 1.. destinations (at least one). One branch per destination, each the
+/// first entry of its `messages_due` range (`ORDER BY … LIMIT 1`, not `min()`, so the scan
+/// stops at the first message not held back by its ordering key).
+fn next_due_sql(destinations: usize) -> String {
+    let pending: Vec<String> = (1..=destinations)
+        .map(|i| {
+            format!(
+                "SELECT * FROM (
+                     SELECT next_attempt_at AS due FROM messages AS m
+                     WHERE state = 0 AND destination = ?{i} {HEAD_OF_KEY}
+                     ORDER BY next_attempt_at LIMIT 1)"
+            )
+        })
+        .collect();
+    let list = placeholders(1, destinations);
     format!(
         "SELECT min(due) FROM (
-             SELECT * FROM (
-                 SELECT next_attempt_at AS due FROM messages AS m
-                 WHERE state = 0{not_in}{HEAD_OF_KEY}
-                 ORDER BY next_attempt_at LIMIT 1)
+             {}
              UNION ALL
-             SELECT min(lease_until) FROM messages WHERE state = 1{not_in})"
+             SELECT min(lease_until) FROM messages INDEXED BY messages_leases
+             WHERE state = 1 AND destination IN ({list}))",
+        pending.join("\n             UNION ALL\n             ")
     )
 }
+
+/// Destinations with pending or leased messages: a loose index scan of `messages_due`
+/// (one seek per destination, whatever the backlog), plus the leases in flight.
+const UNDELIVERED_DESTINATIONS: &str = "
+    WITH RECURSIVE pending(name) AS (
+        SELECT min(destination) FROM messages WHERE state = 0
+        UNION ALL
+        SELECT (SELECT min(destination) FROM messages
+                WHERE state = 0 AND destination > pending.name)
+        FROM pending WHERE pending.name IS NOT NULL)
+    SELECT name FROM pending WHERE name IS NOT NULL
+    UNION
+    SELECT destination FROM messages INDEXED BY messages_leases WHERE state = 1
+    ORDER BY 1";
 
 /// The filter on dead messages; parameters 1 destination, 2 since, 3 until.
 const DEAD_FILTER: &str = "state = 3 AND (?1 IS NULL OR destination = ?1)
@@ -355,24 +387,24 @@ impl Persist for SqliteStore {
 impl Leases for SqliteStore {
     async fn claim(
         &self,
+        destinations: &[String],
         limit: u32,
         lease_ms: i64,
         now_ms: i64,
-        skip_destinations: &[String],
     ) -> Result<Vec<ClaimedMessage>, StoreError> {
-        if limit == 0 {
+        if limit == 0 || destinations.is_empty() {
             return Ok(Vec::new());
         }
-        let skip = skip_destinations.to_vec();
+        let destinations = destinations.to_vec();
         self.call(move |conn| {
             let ctx = sql_error("claim messages");
-            let sql = claim_sql(skip.len());
+            let sql = claim_sql(destinations.len());
             let mut values = vec![
                 Value::Integer(now_ms.saturating_add(lease_ms)),
                 Value::Integer(now_ms),
                 Value::Integer(i64::from(limit)),
             ];
-            values.extend(skip.into_iter().map(Value::Text));
+            values.extend(destinations.into_iter().map(Value::Text));
             let mut stmt = conn.prepare_cached(&sql).map_err(&ctx)?;
             let mut rows = stmt.query(params_from_iter(values)).map_err(&ctx)?;
             let mut claimed = Vec::new();
@@ -458,12 +490,27 @@ impl Leases for SqliteStore {
         .await
     }
 
-    async fn next_due_at(&self, skip_destinations: &[String]) -> Result<Option<i64>, StoreError> {
-        let skip = skip_destinations.to_vec();
+    async fn next_due_at(&self, destinations: &[String]) -> Result<Option<i64>, StoreError> {
+        if destinations.is_empty() {
+            return Ok(None);
+        }
+        let destinations = destinations.to_vec();
         self.call(move |conn| {
-            conn.prepare_cached(&next_due_sql(skip.len()))
-                .and_then(|mut s| s.query_row(params_from_iter(skip), |r| r.get(0)))
+            conn.prepare_cached(&next_due_sql(destinations.len()))
+                .and_then(|mut s| s.query_row(params_from_iter(destinations), |r| r.get(0)))
                 .map_err(sql_error("find the next due time"))
+        })
+        .await
+    }
+
+    async fn undelivered_destinations(&self) -> Result<Vec<String>, StoreError> {
+        self.call(|conn| {
+            let mut stmt = conn
+                .prepare_cached(UNDELIVERED_DESTINATIONS)
+                .map_err(sql_error("list destinations with messages"))?;
+            stmt.query_map([], |r| r.get(0))
+                .and_then(|rows| rows.collect::<rusqlite::Result<Vec<String>>>())
+                .map_err(sql_error("list destinations with messages"))
         })
         .await
     }

@@ -35,11 +35,20 @@ const MIGRATIONS: &[&str] = &[
     -- dead-letter listings and pruning of delivered messages, by time of the last change;
     -- also finds leased messages (few: only deliveries in flight) for expired-lease claims
     CREATE INDEX messages_state_updated ON messages (state, updated_at);",
-    // 2: FIFO per ordering key, the readiness probe, persisted pauses. The index answers
-    // "is an earlier message of this key still undelivered?" for each claim candidate.
+    // 2: FIFO per ordering key, the readiness probe, persisted pauses. `messages_ordering`
+    // answers "is another message of this key ahead of this one?" for each claim
+    // candidate.
     "ALTER TABLE messages ADD COLUMN ordering_key TEXT;
+    -- claims are per destination: a destination's due messages are one range, however
+    -- large another destination's backlog; `ordering_key` lets unordered candidates be
+    -- taken without reading their rows
+    DROP INDEX messages_due;
+    CREATE INDEX messages_due ON messages (state, destination, next_attempt_at, ordering_key);
     CREATE INDEX messages_ordering ON messages (destination, ordering_key, seq)
         WHERE ordering_key IS NOT NULL AND state IN (0, 1);
+    -- expired leases, and the next lease to expire: only deliveries in flight are in it,
+    -- so a claim looks at no row unless a lease has really expired
+    CREATE INDEX messages_leases ON messages (lease_until) WHERE state = 1;
     -- the readiness probe's one row: a write through the writer, as a persist makes
     CREATE TABLE store_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL);
     -- destinations paused by a 410 Gone until an operator resumes them
