@@ -6,6 +6,7 @@ need=()
 command -v nginx >/dev/null || need+=(nginx)
 command -v wrk >/dev/null || need+=(wrk)
 command -v taskset >/dev/null || need+=(util-linux)
+command -v perf >/dev/null || need+=(linux-perf)
 if ((${#need[@]})); then
   echo "installing: ${need[*]}"
   apt-get update -qq
