@@ -345,3 +345,57 @@ async fn nothing_acknowledged_is_lost_to_kill_9() {
         drop(bulwark);
     }
 }
+
+/// A provider that hangs up right after sending its request (a timeout on its side)
+/// never sees the 2xx. Whatever bulwark had done is kept consistent: a webhook that was
+/// stored is delivered once, and the provider's retry is answered as a duplicate, not
+/// delivered again; one that was not stored is stored by the retry.
+#[tokio::test]
+async fn a_provider_hanging_up_before_the_answer_gets_its_retry_deduplicated() {
+    use tokio::io::AsyncWriteExt;
+
+    let upstream = TestUpstream::start().await;
+    let bulwark = start(&upstream);
+    let body = r#"{"action":"hung-up"}"#;
+    let signature = github_signature(body.as_bytes());
+    let request = format!(
+        "POST /webhooks/github HTTP/1.1\r\nHost: bulwark\r\ncontent-type: application/json\r\n\
+         x-github-event: push\r\nx-github-delivery: d-hangup\r\nx-hub-signature-256: {signature}\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(bulwark.public)
+        .await
+        .unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    // Gone before the answer: the socket is closed without reading anything.
+    drop(stream);
+
+    // The provider retries the same delivery id.
+    let (status, answer) = post(&bulwark, body, &signature, "d-hangup").await;
+    assert_eq!(status, 200, "{answer}");
+    // A later, distinct event shows the queue has delivered everything before it.
+    let (status, _) = post(&bulwark, body, &signature, "d-after").await;
+    assert_eq!(status, 200);
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            upstream.recorded().len() == 2
+        })
+        .await,
+        "expected the hung-up event once and the later one: {}",
+        upstream.recorded().len()
+    );
+    let mut ids: Vec<String> = upstream
+        .recorded()
+        .iter()
+        .map(|r| {
+            r.headers["x-bulwark-event-id"]
+                .to_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    // Both may be in delivery at once: their order is not part of the contract.
+    ids.sort();
+    assert_eq!(ids, ["d-after", "d-hangup"], "delivered once each");
+}
