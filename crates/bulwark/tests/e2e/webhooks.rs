@@ -398,4 +398,9 @@ async fn a_provider_hanging_up_before_the_answer_gets_its_retry_deduplicated() {
     // Both may be in delivery at once: their order is not part of the contract.
     ids.sort();
     assert_eq!(ids, ["d-after", "d-hangup"], "delivered once each");
+    // Two rows were ever stored: the hung-up request and its retry made one.
+    let stored = bulwark
+        .sample(r#"bulwark_webhooks_received_total{webhook="github",outcome="stored"}"#)
+        .await;
+    assert_eq!(stored, 2.0);
 }
