@@ -404,3 +404,79 @@ async fn a_provider_hanging_up_before_the_answer_gets_its_retry_deduplicated() {
         .await;
     assert_eq!(stored, 2.0);
 }
+
+/// Guarantee 1b: when the store cannot write (here every `pwrite64` of the process fails
+/// with ENOSPC, injected by strace attached to the running bulwark, as a full disk
+/// would), readiness fails and a webhook gets 503 with `Retry-After`, so the provider
+/// retries; nothing half-written is left. Once the disk is back, both recover and the
+/// retry is stored and delivered once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_that_cannot_write_fails_readiness_and_answers_503_until_it_recovers() {
+    let upstream = TestUpstream::start().await;
+    let bulwark = start(&upstream);
+    let ready = || async {
+        reqwest::get(bulwark.ops_url("/readyz"))
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(ready().await, 200);
+
+    let mut strace = std::process::Command::new("strace")
+        .args(["-f", "-qq", "-o", "/dev/null", "-e", "trace=pwrite64"])
+        .args(["-e", "inject=pwrite64:error=ENOSPC", "-p"])
+        .arg(bulwark.pid().to_string())
+        .spawn()
+        .expect("strace is installed by scripts/test.sh");
+    assert!(
+        eventually(Duration::from_secs(20), || async { ready().await == 503 }).await,
+        "readiness never failed while the store could not write"
+    );
+    let verbose = reqwest::get(bulwark.ops_url("/readyz?verbose"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(verbose.contains("[-]store"), "{verbose}");
+
+    let body = r#"{"action":"disk-full"}"#;
+    let signature = github_signature(body.as_bytes());
+    let resp = reqwest::Client::new()
+        .post(bulwark.url("/webhooks/github"))
+        .header("x-github-delivery", "d-full")
+        .header("x-hub-signature-256", &signature)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 503);
+    assert_eq!(resp.headers()["retry-after"], "5");
+    let problem: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(
+        problem["type"],
+        "https://bulwark.dev/problems/store-unavailable"
+    );
+
+    // The disk is back.
+    strace.kill().unwrap();
+    strace.wait().unwrap();
+    assert!(
+        eventually(Duration::from_secs(20), || async { ready().await == 200 }).await,
+        "readiness never recovered"
+    );
+    let (status, answer) = post(&bulwark, body, &signature, "d-full").await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer["status"], "stored",
+        "the refused attempt left nothing behind"
+    );
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            upstream.recorded().len() == 1
+        })
+        .await
+    );
+    assert_eq!(&upstream.recorded()[0].body[..], body.as_bytes());
+}

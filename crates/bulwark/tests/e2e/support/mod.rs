@@ -119,6 +119,11 @@ impl Bulwark {
         }
     }
 
+    /// The bulwark process id (to attach strace to it, for instance).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.public)
     }
