@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::admin::{AdminConfig, AdminToken};
+use crate::auth::{Auth, AuthConfig};
 use crate::checks::{Check, CheckConfig};
+use crate::limits::{RateLimit, RateLimitConfig};
 use crate::listen::{EdgeTimeouts, Listen, ListenConfig, Proxy, ProxyConfig, TimeoutsConfig};
 use crate::problems::Problems;
 use crate::routes::{Route, RouteConfig};
@@ -50,6 +52,10 @@ pub struct BulwarkConfig {
     pub signing: Option<SigningConfig>,
     #[serde(default)]
     pub store: StoreConfig,
+    #[serde(default)]
+    pub auth: AuthConfig,
+    #[serde(default)]
+    pub rate_limit: RateLimitConfig,
 }
 
 fn default_data_dir() -> String {
@@ -80,6 +86,8 @@ pub struct ValidatedConfig {
     pub demo_listen: Option<SocketAddr>,
     pub webhooks: Vec<Webhook>,
     pub store: Store,
+    pub auth: Auth,
+    pub rate_limit: RateLimit,
     /// bulwark's key for signing deliveries; present whenever webhooks are configured.
     pub signing_key: Option<Secret>,
 }
@@ -90,6 +98,14 @@ impl ValidatedConfig {
         let mut out: Vec<&Secret> = self.admin_tokens.iter().map(|t| &t.token).collect();
         out.extend(self.webhooks.iter().flat_map(|w| w.secrets.iter()));
         out.extend(self.signing_key.iter());
+        for issuer in &self.auth.jwt {
+            if let crate::auth::JwtKey::Secret(secret) = &issuer.key {
+                out.push(secret);
+            }
+        }
+        if let crate::limits::RateLimitBackend::Redis { url } = &self.rate_limit.backend {
+            out.push(url);
+        }
         for check in &self.checks {
             match &check.kind {
                 crate::checks::CheckKind::Postgres { url }
@@ -150,11 +166,21 @@ impl BulwarkConfig {
         let upstream_names: Vec<&str> = self.upstreams.iter().map(|u| u.name.as_str()).collect();
         report_duplicates("upstreams", &upstream_names, &mut problems);
 
+        let auth = self.auth.validate(secrets, &mut problems);
+        let auth_names = auth.names();
+        let rate_limit = self.rate_limit.validate(secrets, &mut problems);
         let routes: Vec<Route> = self
             .routes
             .iter()
             .enumerate()
-            .map(|(i, r)| r.validate(&format!("routes[{i}]"), &upstream_names, &mut problems))
+            .map(|(i, r)| {
+                r.validate(
+                    &format!("routes[{i}]"),
+                    &upstream_names,
+                    &auth_names,
+                    &mut problems,
+                )
+            })
             .collect();
         let route_names: Vec<&str> = self.routes.iter().map(|r| r.name.as_str()).collect();
         report_duplicates("routes", &route_names, &mut problems);
@@ -239,6 +265,8 @@ impl BulwarkConfig {
             demo_listen,
             webhooks,
             store,
+            auth,
+            rate_limit,
             signing_key,
         };
         (Some(config), problems)

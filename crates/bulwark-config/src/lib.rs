@@ -2,10 +2,12 @@
 //! file/line/key errors, validation into `Validated*` types, and [`Secret`].
 
 pub mod admin;
+pub mod auth;
 pub mod breaker;
 pub mod checks;
 mod config;
 pub mod duration;
+pub mod limits;
 pub mod listen;
 mod load;
 mod names;

@@ -4,6 +4,7 @@
 use http::Method;
 use serde::Deserialize;
 
+use crate::limits::{RouteLimit, RouteLimitConfig};
 use crate::problems::Problems;
 
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
@@ -34,6 +35,16 @@ pub struct RouteConfig {
     /// Remove `path_prefix` before forwarding (`/api/users` -> `/users`).
     #[serde(default)]
     pub strip_prefix: bool,
+    /// The authenticator (`[[auth.jwt]]` or `[[auth.api_keys]]` name) a request must pass.
+    pub auth: Option<String>,
+    /// With `auth`: the caller needs at least one of these roles…
+    #[serde(default)]
+    pub roles_any: Vec<String>,
+    /// …and all of these.
+    #[serde(default)]
+    pub roles_all: Vec<String>,
+    #[serde(default)]
+    pub limits: Vec<RouteLimitConfig>,
 }
 
 fn default_prefix() -> String {
@@ -64,6 +75,11 @@ pub struct Route {
     /// Empty means any method.
     pub methods: Vec<Method>,
     pub action: Action,
+    pub auth: Option<String>,
+    pub roles_any: Vec<String>,
+    pub roles_all: Vec<String>,
+    /// In config order; those keyed before authentication run before it.
+    pub limits: Vec<RouteLimit>,
 }
 
 impl RouteConfig {
@@ -71,6 +87,7 @@ impl RouteConfig {
         &self,
         path: &str,
         upstream_names: &[&str],
+        auth_names: &[&str],
         problems: &mut Problems,
     ) -> Route {
         crate::names::check_name(&self.name, &format!("{path}.name"), problems);
@@ -120,12 +137,48 @@ impl RouteConfig {
                 }
             }
         };
+        if let Some(auth) = &self.auth
+            && !auth_names.contains(&auth.as_str())
+        {
+            problems.error(
+                format!("{path}.auth"),
+                format!("no [[auth.jwt]] or [[auth.api_keys]] named {auth:?}"),
+            );
+        }
+        if self.auth.is_none() && !(self.roles_any.is_empty() && self.roles_all.is_empty()) {
+            problems.error(format!("{path}.roles_any"), "roles need the route's `auth`");
+        }
+        let limits = self
+            .limits
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                l.validate(
+                    &format!("{path}.limits[{i}]"),
+                    self.auth.is_some(),
+                    problems,
+                )
+            })
+            .collect::<Vec<_>>();
+        let limit_names: Vec<&str> = limits.iter().map(|l| l.name.as_str()).collect();
+        for (i, name) in limit_names.iter().enumerate() {
+            if limit_names[..i].contains(name) {
+                problems.error(
+                    format!("{path}.limits[{i}].name"),
+                    "two limits of a route share this name",
+                );
+            }
+        }
         Route {
             name: self.name.clone(),
             host,
             path_prefix: self.path_prefix.clone(),
             methods,
             action,
+            auth: self.auth.clone(),
+            roles_any: self.roles_any.clone(),
+            roles_all: self.roles_all.clone(),
+            limits,
         }
     }
 }

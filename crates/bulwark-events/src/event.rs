@@ -37,6 +37,10 @@ pub enum BusEvent {
         kind: ViolationKind,
         client_ip: String,
     },
+    /// The shared rate-limit backend (Redis) failed a decision; routes fall back to
+    /// their `on_backend_error` behaviour until it answers again.
+    RateLimitBackendUnavailable,
+    RateLimitBackendRecovered,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -47,6 +51,44 @@ pub enum ViolationKind {
     MalformedRequest,
     Http2PrefaceTimeout,
     WebhookSignatureInvalid,
+    /// No credentials, or credentials that did not verify (401).
+    AuthFailed,
+    /// Verified, but without the roles the route requires (403).
+    AccessDenied,
+    /// Refused by a rate limit (429).
+    RateLimited,
+}
+
+impl ViolationKind {
+    /// The `event_type` label of `security_events_total`.
+    pub fn label(self) -> &'static str {
+        match self {
+            ViolationKind::RequestHeadTimeout => "request_head_timeout",
+            ViolationKind::RequestHeadTooLarge => "request_head_too_large",
+            ViolationKind::MalformedRequest => "malformed_request",
+            ViolationKind::Http2PrefaceTimeout => "http2_preface_timeout",
+            ViolationKind::WebhookSignatureInvalid => "webhook_signature_invalid",
+            ViolationKind::AuthFailed => "auth_failed",
+            ViolationKind::AccessDenied => "access_denied",
+            ViolationKind::RateLimited => "rate_limited",
+        }
+    }
+
+    /// How much an operator should care about one occurrence: forged webhooks are
+    /// attacks on the app's data; bad tokens and refused roles are probing; slow heads
+    /// and limits are mostly noise unless they spike.
+    pub fn severity(self) -> &'static str {
+        match self {
+            ViolationKind::WebhookSignatureInvalid => "high",
+            ViolationKind::AuthFailed
+            | ViolationKind::AccessDenied
+            | ViolationKind::MalformedRequest => "medium",
+            ViolationKind::RequestHeadTimeout
+            | ViolationKind::RequestHeadTooLarge
+            | ViolationKind::Http2PrefaceTimeout
+            | ViolationKind::RateLimited => "low",
+        }
+    }
 }
 
 impl BusEvent {
@@ -62,6 +104,8 @@ impl BusEvent {
             BusEvent::UpstreamTargetEjected { .. } => "upstream_target_ejected",
             BusEvent::UpstreamTargetRestored { .. } => "upstream_target_restored",
             BusEvent::SecurityViolation { .. } => "security_violation",
+            BusEvent::RateLimitBackendUnavailable => "rate_limit_backend_unavailable",
+            BusEvent::RateLimitBackendRecovered => "rate_limit_backend_recovered",
         }
     }
 }

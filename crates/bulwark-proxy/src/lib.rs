@@ -3,15 +3,17 @@
 //! for now; `inbox` and `publish` join later).
 //!
 //! Request flow: accept -> read the first request head (or HTTP/2 preface) under a
-//! deadline -> hyper serves the connection -> [`service`] matches a route -> the proxy
-//! action forwards to an upstream target -> the response streams back while its bytes
-//! are counted for the access log.
+//! deadline -> hyper serves the connection -> [`service`] matches a route -> the route's
+//! [`policy`] (limits, authentication, roles) -> the action forwards to an upstream target
+//! or stores a webhook -> the response streams back while its bytes are counted for the
+//! access log.
 
 pub mod access_log;
 pub mod events;
 pub mod forwarded;
 pub mod inbox;
 pub mod listener;
+pub mod policy;
 pub mod problem;
 pub mod proxy;
 pub mod router;

@@ -25,6 +25,14 @@ pub enum Problem {
     BadGateway,
     NoHealthyTarget,
     GatewayTimeout,
+    /// No credentials, or credentials that did not verify.
+    Unauthorized,
+    /// Authenticated, but without a role the route requires.
+    Forbidden,
+    /// Over a rate limit; `Retry-After` and `RateLimit` say when to come back.
+    TooManyRequests,
+    /// The shared rate-limit backend is down and the route's limit says `deny`.
+    RateLimiterUnavailable,
 }
 
 impl Problem {
@@ -42,6 +50,10 @@ impl Problem {
             Problem::BadGateway => StatusCode::BAD_GATEWAY,
             Problem::NoHealthyTarget => StatusCode::SERVICE_UNAVAILABLE,
             Problem::GatewayTimeout => StatusCode::GATEWAY_TIMEOUT,
+            Problem::Unauthorized => StatusCode::UNAUTHORIZED,
+            Problem::Forbidden => StatusCode::FORBIDDEN,
+            Problem::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            Problem::RateLimiterUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -88,6 +100,22 @@ impl Problem {
             Problem::GatewayTimeout => (
                 "gateway-timeout",
                 "The upstream service did not answer in time.",
+            ),
+            Problem::Unauthorized => (
+                "unauthorized",
+                "Credentials are missing, malformed, expired or not valid for this API.",
+            ),
+            Problem::Forbidden => (
+                "forbidden",
+                "The credentials are valid but lack a role this route requires.",
+            ),
+            Problem::TooManyRequests => (
+                "too-many-requests",
+                "Rate limit exceeded; retry after the time in Retry-After.",
+            ),
+            Problem::RateLimiterUnavailable => (
+                "rate-limiter-unavailable",
+                "Rate limits cannot be checked right now; retry shortly.",
             ),
         }
     }

@@ -2,8 +2,8 @@
 //! request target checked (Host, dot segments), forwarded headers, route match, the
 //! route's action, then the access log (written when the body ends).
 //!
-//! Policies (limits, auth, signatures) will slot in between the route match and the
-//! action, in the order DESIGN.md fixes; today a route goes straight to its action.
+//! The route's policies (limits, authentication, roles; [`crate::policy`]) run between
+//! the route match and the action.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -46,6 +46,8 @@ pub async fn handle(
     // strip what it just set.
     let upgrade = request.version() == Version::HTTP_11 && is_websocket_upgrade(request.headers());
     remove_hop_by_hop(request.headers_mut(), upgrade);
+    // Only bulwark says who the caller is.
+    crate::policy::strip_identity_headers(request.headers_mut());
     let target_problem = normalize_host(&mut request)
         .err()
         .or_else(|| has_dot_segments(request.uri().path()).then_some(Problem::BadPath));
@@ -86,7 +88,24 @@ pub async fn handle(
         access_log: state.access_log.clone(),
     };
 
+    let mut refusal_headers = Vec::new();
+    let policy = match (target_problem, matched.and_then(|r| r.policy.as_ref())) {
+        (None, Some(policy)) => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            policy
+                .apply(&mut request, client_ip, &state.limiters, &state.bus, now)
+                .await
+        }
+        _ => Ok(()),
+    };
     let result = match (target_problem, matched.map(|r| &r.action)) {
+        (None, Some(_)) if policy.is_err() => {
+            let refusal = policy.expect_err("checked by the guard");
+            refusal_headers = refusal.headers;
+            Err(refusal.problem)
+        }
         (Some(problem), _) => {
             Rejection::MalformedRequest.record();
             state.bus.publish(BusEvent::SecurityViolation {
@@ -120,6 +139,9 @@ pub async fn handle(
         }
     };
     let mut response = result.unwrap_or_else(|problem| problem.response(request_id.to_str().ok()));
+    for (name, value) in refusal_headers {
+        response.headers_mut().insert(name, value);
+    }
     response
         .headers_mut()
         .insert(X_REQUEST_ID.clone(), request_id);

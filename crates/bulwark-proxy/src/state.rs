@@ -4,9 +4,10 @@
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
+use bulwark_auth::RoleRequirement;
 use bulwark_config::ValidatedConfig;
 use bulwark_config::listen::EdgeTimeouts;
-use bulwark_config::routes::Action;
+use bulwark_config::routes::{Action, Route};
 use bulwark_events::Bus;
 use ipnet::IpNet;
 
@@ -19,6 +20,9 @@ use tokio::sync::Notify;
 use crate::access_log::AccessLogSink;
 use crate::events::{RouteMetrics, WebhookMetrics};
 use crate::inbox::Inbox;
+use crate::policy::RoutePolicy;
+use crate::policy::authn::Authenticators;
+use crate::policy::limits::{CompiledLimit, LimitSetupError, Limiters};
 use crate::router::Matcher;
 use crate::upstream::UpstreamPool;
 
@@ -80,8 +84,17 @@ pub enum RouteAction {
 
 pub struct CompiledRoute {
     pub matcher: Matcher,
+    /// `None` when the route has no policy (nothing to check before the action).
+    pub policy: Option<RoutePolicy>,
     pub action: RouteAction,
     pub metrics: Arc<RouteMetrics>,
+}
+
+/// What route policies need beyond the config: the authenticators and the limiter
+/// backends, built once at start and kept across reloads.
+pub struct Policies {
+    pub authenticators: Authenticators,
+    pub limiters: Arc<Limiters>,
 }
 
 pub struct ProxyState {
@@ -95,6 +108,7 @@ pub struct ProxyState {
     /// Set when `log.access_log` is on.
     pub access_log: Option<Arc<dyn AccessLogSink>>,
     pub bus: Bus,
+    pub limiters: Arc<Limiters>,
 }
 
 impl ProxyState {
@@ -104,7 +118,8 @@ impl ProxyState {
         bus: Bus,
         access_log: Arc<dyn AccessLogSink>,
         queue: Option<&QueueHandle>,
-    ) -> Self {
+        policies: &Policies,
+    ) -> Result<Self, LimitSetupError> {
         let upstreams: Vec<Arc<UpstreamPool>> = config
             .upstreams
             .iter()
@@ -113,7 +128,7 @@ impl ProxyState {
         let routes = config
             .routes
             .iter()
-            .map(|route| {
+            .map(|route| -> Result<CompiledRoute, LimitSetupError> {
                 let action = match &route.action {
                     Action::Proxy {
                         upstream,
@@ -128,18 +143,19 @@ impl ProxyState {
                             .then(|| route.path_prefix.trim_end_matches('/').to_string()),
                     },
                 };
-                CompiledRoute {
+                Ok(CompiledRoute {
                     matcher: Matcher {
                         host: route.host.clone(),
                         path_prefix: route.path_prefix.clone(),
                         exact: false,
                         methods: route.methods.clone(),
                     },
+                    policy: compile_policy(route, policies)?,
                     action,
                     metrics: Arc::new(RouteMetrics::new(&route.name)),
-                }
+                })
             })
-            .collect::<Vec<_>>();
+            .collect::<Result<Vec<_>, _>>()?;
         // Webhook endpoints come first: an exact POST path is never meant for the app.
         let mut routes: Vec<CompiledRoute> = match queue {
             Some(queue) => config
@@ -152,6 +168,7 @@ impl ProxyState {
                         exact: true,
                         methods: vec![http::Method::POST],
                     },
+                    policy: None,
                     action: RouteAction::Inbox(Arc::new(inbox_for(webhook, queue))),
                     metrics: Arc::new(RouteMetrics::new(&format!("webhook.{}", webhook.name))),
                 })
@@ -162,7 +179,7 @@ impl ProxyState {
         .chain(routes)
         .collect();
         routes.shrink_to_fit();
-        Self {
+        Ok(Self {
             routes,
             unmatched: Arc::new(RouteMetrics::new("_unmatched")),
             upstreams,
@@ -171,6 +188,44 @@ impl ProxyState {
             max_request_head_bytes: config.proxy.max_request_head_bytes,
             access_log: config.log.access_log.then_some(access_log),
             bus,
+            limiters: Arc::clone(&policies.limiters),
+        })
+    }
+}
+
+/// A route's policy, or `None` when it has neither limits nor authentication.
+fn compile_policy(
+    route: &Route,
+    policies: &Policies,
+) -> Result<Option<RoutePolicy>, LimitSetupError> {
+    let instances = policies.limiters.instances;
+    let mut before_auth = Vec::new();
+    let mut after_auth = Vec::new();
+    for limit in &route.limits {
+        let compiled = CompiledLimit::compile(&route.name, limit, instances)?;
+        if limit.key.before_auth() {
+            before_auth.push(compiled);
+        } else {
+            after_auth.push(compiled);
         }
     }
+    let auth = match &route.auth {
+        None => Some(None),
+        Some(name) => policies.authenticators.get(name).map(Some),
+    };
+    let mut roles = Vec::new();
+    if !route.roles_any.is_empty() {
+        roles.push(RoleRequirement::Any(route.roles_any.clone()));
+    }
+    if !route.roles_all.is_empty() {
+        roles.push(RoleRequirement::All(route.roles_all.clone()));
+    }
+    let policy = RoutePolicy {
+        route: route.name.clone(),
+        before_auth,
+        auth,
+        roles,
+        after_auth,
+    };
+    Ok((!policy.is_empty()).then_some(policy))
 }

@@ -4,6 +4,7 @@ mod check;
 mod demo;
 mod dlq;
 mod logging;
+mod policies;
 mod queue;
 mod run;
 

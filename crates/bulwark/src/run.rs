@@ -100,6 +100,10 @@ fn describe_metrics() {
         "Bus events published, by event name."
     );
     metrics::describe_counter!(
+        bulwark_events::subscribers::SECURITY_EVENTS_METRIC,
+        "Security violations (auth failures, refused roles, rate limits, forged webhooks, malformed requests), by type and severity."
+    );
+    metrics::describe_counter!(
         "bulwark_bus_events_dropped_total",
         "Bus events a lagging subscriber lost, by subscriber."
     );
@@ -228,12 +232,17 @@ async fn serve(
         None => None,
     };
 
-    let shared: SharedState = Arc::new(ArcSwap::from_pointee(ProxyState::build(
-        &config,
-        bus.clone(),
-        access_log.clone(),
-        queue.as_ref(),
-    )));
+    let policies = crate::policies::build(&config, bus.clone(), &health, &background)?;
+    let shared: SharedState = Arc::new(ArcSwap::from_pointee(
+        ProxyState::build(
+            &config,
+            bus.clone(),
+            access_log.clone(),
+            queue.as_ref(),
+            &policies,
+        )
+        .context("cannot compile the routes' rate limits")?,
+    ));
     let public_addr = public.local_addr()?;
     let draining = CancellationToken::new();
     let connections = TaskTracker::new();
@@ -269,6 +278,7 @@ async fn serve(
         background: background.clone(),
         access_log: access_log.clone(),
         queue: queue.clone(),
+        policies,
     };
     let mut current = config;
     loop {
@@ -338,6 +348,7 @@ struct Running {
     background: CancellationToken,
     access_log: Arc<dyn AccessLogSink>,
     queue: Option<bulwark_proxy::state::QueueHandle>,
+    policies: bulwark_proxy::state::Policies,
 }
 
 /// Loads the file again. A bad config keeps the running one and says why; listener
@@ -382,12 +393,26 @@ fn reload(path: &Path, current: &ValidatedConfig, running: &Running) -> Option<V
         tracing::warn!("Log settings change only on restart; keeping the current ones.");
         next.log = current.log.clone();
     }
-    running.shared.store(Arc::new(ProxyState::build(
+    if next.auth != current.auth || next.rate_limit != current.rate_limit {
+        tracing::warn!("[auth] and [rate_limit] change only on restart; keeping the current ones.");
+        next.auth = current.auth.clone();
+        next.rate_limit = current.rate_limit.clone();
+    }
+    let state = match ProxyState::build(
         &next,
         running.bus.clone(),
         running.access_log.clone(),
         running.queue.as_ref(),
-    )));
+        &running.policies,
+    ) {
+        Ok(state) => state,
+        Err(error) => {
+            tracing::error!(%error, "Reload refused; the running config stays.");
+            metrics::counter!(CONFIG_RELOADS, "result" => "failure").increment(1);
+            return None;
+        }
+    };
+    running.shared.store(Arc::new(state));
     running
         .health
         .apply(&next.checks, &next.upstreams, &running.background);

@@ -4,4 +4,4 @@ mod audit;
 mod metrics;
 
 pub use audit::{AuditError, AuditLog};
-pub use metrics::{EVENTS_METRIC, run_metrics};
+pub use metrics::{EVENTS_METRIC, SECURITY_EVENTS_METRIC, run_metrics};

@@ -51,6 +51,9 @@ struct Inner {
 
 struct Builtin {
     name: &'static str,
+    /// Most built-ins are bulwark's own ability to serve; a shared backend bulwark can
+    /// do without (the rate limiter's Redis) only warns.
+    critical: bool,
     /// Thresholds of one: the binary reports facts about itself, not samples.
     tracker: Tracker,
     output: Option<String>,
@@ -82,6 +85,7 @@ impl Health {
                 .emit();
                 Builtin {
                     name,
+                    critical: true,
                     tracker: Tracker::new(1, 1),
                     output: None,
                     time: None,
@@ -100,6 +104,22 @@ impl Health {
     /// Built-in checks on bulwark itself ("listeners", "config"): always critical, set by
     /// the binary. `output` says why when `ok` is false; it is shown on the ops listener.
     pub fn set_builtin(&self, name: &'static str, ok: bool, output: Option<String>) {
+        self.set_builtin_state(name, true, ok, output);
+    }
+
+    /// A built-in that only warns (`/health` says `warn`, readiness stays 200), such as
+    /// the rate limiter's shared backend: bulwark keeps serving on local limits.
+    pub fn set_builtin_warning(&self, name: &'static str, ok: bool, output: Option<String>) {
+        self.set_builtin_state(name, false, ok, output);
+    }
+
+    fn set_builtin_state(
+        &self,
+        name: &'static str,
+        critical: bool,
+        ok: bool,
+        output: Option<String>,
+    ) {
         let transition = {
             let mut builtins = lock(&self.inner.builtins);
             let index = match builtins.iter().position(|b| b.name == name) {
@@ -107,6 +127,7 @@ impl Health {
                 None => {
                     builtins.push(Builtin {
                         name,
+                        critical,
                         tracker: Tracker::new(1, 1),
                         output: None,
                         time: None,
@@ -131,19 +152,19 @@ impl Health {
             Some((Transition::Failed, output)) => {
                 CheckStateChanged {
                     check: name,
-                    critical: true,
+                    critical,
                     failure: Some(output.as_deref().unwrap_or("failed")),
                 }
                 .emit();
                 self.inner.bus.publish(BusEvent::CheckFailed {
                     check: name.to_string(),
-                    critical: true,
+                    critical,
                 });
             }
             Some((Transition::Recovered, _)) => {
                 CheckStateChanged {
                     check: name,
-                    critical: true,
+                    critical,
                     failure: None,
                 }
                 .emit();
@@ -229,7 +250,7 @@ impl Health {
             .iter()
             .map(|b| CheckView {
                 name: b.name.to_string(),
-                critical: true,
+                critical: b.critical,
                 component_type: ComponentType::System,
                 measurement: None,
                 outcome: match (b.tracker.is_passing(), b.time) {

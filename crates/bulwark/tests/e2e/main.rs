@@ -5,6 +5,7 @@ mod support;
 mod config;
 mod delivery;
 mod dlq;
+mod edge_security;
 mod hardening;
 mod health;
 mod lifecycle;

@@ -47,9 +47,28 @@ destination = "http://127.0.0.1:{down}/"
 retry_schedule = ["0ms", "5ms", "5ms", "5ms", "5ms", "5ms", "5ms"]
 delivery_timeout = "500ms"
 
+[[auth.api_keys]]
+name = "partners"
+keys = [{{ name = "acme", sha256 = "{key_hash}" }}]
+
 [[upstreams]]
 name = "app"
 targets = ["{url}"]
+
+[[routes]]
+name = "partner"
+path_prefix = "/partner"
+upstream = "app"
+auth = "partners"
+
+[[routes]]
+name = "login"
+path_prefix = "/echo/login"
+upstream = "app"
+[[routes.limits]]
+name = "login"
+key = "ip"
+rate = "1/min"
 
 [[routes]]
 name = "app"
@@ -62,7 +81,8 @@ address = "{addr}"
 interval = "100ms"
 "#,
             url = upstream.url(),
-            addr = upstream.addr
+            addr = upstream.addr,
+            key_hash = "0".repeat(64)
         ),
         crate::support::Options {
             env: vec![
@@ -115,6 +135,34 @@ interval = "100ms"
     })
     .await;
     assert!(counted, "the queue depth never showed the stored webhook");
+    // A partner call without its key (401) and a second login within the minute (429).
+    assert_eq!(
+        client
+            .get(bulwark.url("/partner/x"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert_eq!(
+        client
+            .get(bulwark.url("/echo/login"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        client
+            .get(bulwark.url("/echo/login"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        429
+    );
     // An admin call without a token: refused, and counted.
     let refused = reqwest::get(bulwark.ops_url("/admin/v1/dead-letters"))
         .await
