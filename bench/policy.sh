@@ -99,7 +99,7 @@ CONF
 } >"$work/full.toml"
 sed -e "s|127.0.0.1:$full_port|127.0.0.1:$redis_bw_port|; s|127.0.0.1:$full_ops|127.0.0.1:$redis_bw_ops|; s|$work/full|$work/redis|" \
   "$work/full.toml" >"$work/redis.toml"
-printf '\n[rate_limit]\nbackend = "redis"\nredis_url = "redis://127.0.0.1:%s"\n' "$redis_port" >>"$work/redis.toml"
+printf '\n[rate_limit]\nbackend = "redis"\nredis_url = "${REDIS_URL}"\n' >>"$work/redis.toml"
 
 echo "minting $TOKENS tokens..."
 python3 - "$work/tokens.txt" "$secret" "$TOKENS" <<'PY'
@@ -132,7 +132,7 @@ taskset -c 1 nginx -p "$work" -c "$work/nginx.conf" & pids+=($!)
 taskset -c 1 "$bulwark" run --config "$work/plain.toml" >"$work/plain.log" 2>&1 & pids+=($!)
 JWT_SECRET="$secret" taskset -c 1 "$bulwark" run --config "$work/full.toml" >"$work/full.log" 2>&1 & pids+=($!)
 taskset -c 1 redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no >"$work/redis-server.log" 2>&1 & pids+=($!)
-JWT_SECRET="$secret" taskset -c 1 "$bulwark" run --config "$work/redis.toml" >"$work/redis.log" 2>&1 & pids+=($!)
+REDIS_URL="redis://127.0.0.1:$redis_port" JWT_SECRET="$secret" taskset -c 1 "$bulwark" run --config "$work/redis.toml" >"$work/redis.log" 2>&1 & pids+=($!)
 for port in "$up_port" "$nginx_port" "$plain_port" "$full_port" "$redis_port" "$redis_bw_port"; do
   for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
 done
