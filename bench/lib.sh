@@ -27,3 +27,47 @@ cleanup() {
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# nginx answering `200 ok` on $1, access log off: the upstream every benchmark proxies to.
+write_upstream_conf() {
+  cat >"$work/upstream.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $work/upstream.pid;
+error_log $work/upstream-error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 100000;
+  server {
+    listen 127.0.0.1:$1;
+    location / { return 200 "ok\n"; }
+  }
+}
+CONF
+}
+
+# nginx as the reference reverse proxy on $1 in front of 127.0.0.1:$2, pooled keep-alive
+# to the upstream and an access log, as bulwark is configured.
+write_nginx_proxy_conf() {
+  cat >"$work/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log;
+events { worker_connections 4096; }
+http {
+  access_log $work/nginx-access.log;
+  keepalive_requests 100000;
+  upstream app { server 127.0.0.1:$2; keepalive 128; }
+  server {
+    listen 127.0.0.1:$1;
+    location / {
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+CONF
+}

@@ -25,30 +25,8 @@ redis_bw_port=$(free_port); redis_bw_ops=$(free_port)
 plain_port=$(free_port); plain_ops=$(free_port); full_port=$(free_port); full_ops=$(free_port)
 secret="bench-$(openssl rand -hex 24)"
 
-cat >"$work/upstream.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $work/upstream.pid;
-error_log $work/upstream-error.log;
-events { worker_connections 4096; }
-http { access_log off; keepalive_requests 100000;
-  server { listen 127.0.0.1:$up_port; location / { return 200 "ok\n"; } } }
-CONF
-
-cat >"$work/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log;
-events { worker_connections 4096; }
-http {
-  access_log $work/nginx-access.log;
-  keepalive_requests 100000;
-  upstream app { server 127.0.0.1:$up_port; keepalive 128; }
-  server { listen 127.0.0.1:$nginx_port;
-    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; } }
-}
-CONF
+write_upstream_conf "$up_port"
+write_nginx_proxy_conf "$nginx_port" "$up_port"
 
 common() { # $1 public port, $2 ops port, $3 data dir
   cat <<CONF
