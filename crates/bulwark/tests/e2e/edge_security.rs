@@ -412,3 +412,16 @@ async fn without_redis_a_deny_limit_refuses_and_a_local_limit_shares_by_instance
         bulwark.audit_events()
     );
 }
+
+/// A reload must not hand everyone a fresh budget: limiter state outlives SIGHUP.
+#[tokio::test]
+async fn a_reload_keeps_the_limits_spent() {
+    let upstream = TestUpstream::start().await;
+    let bulwark = start(&upstream, "", None);
+    for _ in 0..3 {
+        assert_eq!(get(&bulwark, "/echo/login", &[]).await.status, 200);
+    }
+    bulwark.signal("HUP");
+    assert!(bulwark.wait_for_output("Config reloaded.", std::time::Duration::from_secs(10)));
+    assert_eq!(get(&bulwark, "/echo/login", &[]).await.status, 429);
+}
