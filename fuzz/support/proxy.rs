@@ -50,3 +50,50 @@ pub fn forwarded(data: &[u8]) {
         }
     }
 }
+
+/// Path normalisation on any path a client can send (anything `http` parses as a
+/// path): never panics, and what it returns is stable, parses, and has no `//` and no
+/// dot segments.
+#[allow(dead_code)]
+pub fn path_normalize(data: &[u8]) {
+    use bulwark_proxy::target::{normalize_path, with_path};
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(uri) = text.parse::<http::Uri>() else {
+        return;
+    };
+    let Ok(first) = normalize_path(uri.path()) else {
+        return;
+    };
+    let again = normalize_path(&first.path).expect("a normalised path normalises again");
+    assert_eq!(again.path, first.path, "normalising is idempotent");
+    assert_eq!(again.encoded_slash, first.encoded_slash);
+    if first.path.starts_with('/') {
+        assert!(!first.path.contains("//"), "{}", first.path);
+        assert!(
+            !first.path.split('/').any(|s| s == "." || s == ".."),
+            "{}",
+            first.path
+        );
+    }
+    // As the service does: a changed path replaces the URI's, the query stays.
+    if let std::borrow::Cow::Owned(path) = &first.path {
+        let rebuilt = with_path(&uri, path).expect("the normalised path makes a valid URI");
+        assert_eq!(rebuilt.query(), uri.query(), "the query is kept as sent");
+        assert_eq!(rebuilt.path(), path);
+    }
+}
+
+/// Screening and the JSON checks on arbitrary input: never panic.
+#[allow(dead_code)]
+pub fn screening(data: &[u8]) {
+    use bulwark_proxy::policy::request::{json, screening};
+    let text = String::from_utf8_lossy(data);
+    let _ = screening::screen(&text);
+    let _ = screening::screen_query(&text);
+    let max_depth = usize::from(data.first().copied().unwrap_or(8) % 40) + 1;
+    if let Ok(Some(document)) = json::check(data, max_depth, true) {
+        let _ = screening::screen_json(&document);
+    }
+}

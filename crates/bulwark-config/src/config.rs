@@ -153,7 +153,7 @@ impl BulwarkConfig {
         secrets: &mut SecretResolver<'_>,
     ) -> (Option<ValidatedConfig>, Problems) {
         let mut problems = Problems::default();
-        let listen = self.listen.validate(&mut problems);
+        let listen = self.listen.validate(secrets.base_dir, &mut problems);
         let timeouts = self.timeouts.validate(&mut problems);
         let proxy = self.proxy.validate(&mut problems);
 
@@ -161,7 +161,7 @@ impl BulwarkConfig {
             .upstreams
             .iter()
             .enumerate()
-            .map(|(i, u)| u.validate(&format!("upstreams[{i}]"), &mut problems))
+            .map(|(i, u)| u.validate(&format!("upstreams[{i}]"), secrets.base_dir, &mut problems))
             .collect();
         let upstream_names: Vec<&str> = self.upstreams.iter().map(|u| u.name.as_str()).collect();
         report_duplicates("upstreams", &upstream_names, &mut problems);

@@ -16,6 +16,7 @@ pub mod routes;
 pub mod secret;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
 pub mod upstreams;
 pub mod webhooks;
 

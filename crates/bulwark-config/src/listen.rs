@@ -2,6 +2,7 @@
 //! client is.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::time::Duration;
 
 use ipnet::IpNet;
@@ -9,6 +10,7 @@ use serde::Deserialize;
 
 use crate::duration::ConfigDuration;
 use crate::problems::Problems;
+use crate::tls::{ServerCertificate, TlsConfig};
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -19,6 +21,13 @@ pub struct ListenConfig {
     /// are shown here and must not reach the internet.
     #[serde(default = "default_ops")]
     pub ops: String,
+    /// A plain-HTTP listener that answers every request with 308 to the same path and
+    /// query on `https://` (the public listener's port). Needs `[listen.tls]`.
+    #[serde(default)]
+    pub redirect_http: Option<String>,
+    /// Certificate and key: the public listener speaks HTTPS only when this is present.
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
 }
 
 impl Default for ListenConfig {
@@ -26,6 +35,8 @@ impl Default for ListenConfig {
         Self {
             public: default_public(),
             ops: default_ops(),
+            redirect_http: None,
+            tls: None,
         }
     }
 }
@@ -42,15 +53,42 @@ fn default_ops() -> String {
 pub struct Listen {
     pub public: SocketAddr,
     pub ops: SocketAddr,
+    pub redirect_http: Option<SocketAddr>,
+    /// Present when the public listener terminates TLS.
+    pub tls: Option<ServerCertificate>,
+}
+
+impl Listen {
+    /// The addresses alone: what a reload cannot change (the certificate it can).
+    pub fn addresses(&self) -> (SocketAddr, SocketAddr, Option<SocketAddr>) {
+        (self.public, self.ops, self.redirect_http)
+    }
 }
 
 impl ListenConfig {
-    pub(crate) fn validate(&self, problems: &mut Problems) -> Option<Listen> {
+    /// `base_dir` is the config file's folder, against which TLS file paths resolve.
+    pub(crate) fn validate(&self, base_dir: &Path, problems: &mut Problems) -> Option<Listen> {
         let public = parse_addr(&self.public, "listen.public", problems);
         let ops = parse_addr(&self.ops, "listen.ops", problems);
+        let redirect_http = match &self.redirect_http {
+            Some(text) => Some(parse_addr(text, "listen.redirect_http", problems)?),
+            None => None,
+        };
+        if redirect_http.is_some() && self.tls.is_none() {
+            problems.error(
+                "listen.redirect_http",
+                "redirects to https need [listen.tls] (cert_file and key_file) on the public listener",
+            );
+        }
+        let tls = match &self.tls {
+            Some(tls) => Some(tls.validate("listen.tls", base_dir, problems)?),
+            None => None,
+        };
         Some(Listen {
             public: public?,
             ops: ops?,
+            redirect_http,
+            tls,
         })
     }
 }
@@ -73,6 +111,11 @@ pub struct TimeoutsConfig {
     /// From the first byte of a request to the end of its head (slowloris); 408 after.
     #[serde(default = "default_request_head")]
     pub request_head: ConfigDuration,
+    /// From accept to a finished TLS handshake (TLS listeners only); the connection is
+    /// closed and counted after it. The request head and preface deadlines start once
+    /// the handshake is done.
+    #[serde(default = "default_tls_handshake")]
+    pub tls_handshake: ConfigDuration,
     /// From accept to a complete HTTP/2 connection preface.
     #[serde(default = "default_http2_preface")]
     pub http2_preface: ConfigDuration,
@@ -89,6 +132,7 @@ impl Default for TimeoutsConfig {
     fn default() -> Self {
         Self {
             request_head: default_request_head(),
+            tls_handshake: default_tls_handshake(),
             http2_preface: default_http2_preface(),
             idle: default_idle(),
             shutdown: default_shutdown(),
@@ -97,6 +141,9 @@ impl Default for TimeoutsConfig {
 }
 
 fn default_request_head() -> ConfigDuration {
+    ConfigDuration::from_secs(10)
+}
+fn default_tls_handshake() -> ConfigDuration {
     ConfigDuration::from_secs(10)
 }
 fn default_http2_preface() -> ConfigDuration {
@@ -115,6 +162,7 @@ fn default_shutdown() -> ConfigDuration {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EdgeTimeouts {
     pub request_head: Duration,
+    pub tls_handshake: Duration,
     pub http2_preface: Duration,
     pub idle: Duration,
     pub shutdown: Duration,
@@ -124,6 +172,7 @@ impl TimeoutsConfig {
     pub(crate) fn validate(&self, problems: &mut Problems) -> EdgeTimeouts {
         for (key, value) in [
             ("request_head", self.request_head),
+            ("tls_handshake", self.tls_handshake),
             ("http2_preface", self.http2_preface),
             ("idle", self.idle),
         ] {
@@ -133,6 +182,7 @@ impl TimeoutsConfig {
         }
         EdgeTimeouts {
             request_head: self.request_head.get(),
+            tls_handshake: self.tls_handshake.get(),
             http2_preface: self.http2_preface.get(),
             idle: self.idle.get(),
             shutdown: self.shutdown.get(),

@@ -1,9 +1,12 @@
 //! Named upstreams: one or more targets, chosen round robin, each ejected for a cool-down
-//! after consecutive transport failures (passive health).
+//! after consecutive transport failures (passive health). `https://` targets are verified
+//! against the system's roots, or against `ca_file` when one is given.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use http::uri::{Authority, Scheme};
+use rustls_pki_types::CertificateDer;
 use serde::Deserialize;
 
 use crate::duration::ConfigDuration;
@@ -13,8 +16,13 @@ use crate::problems::Problems;
 #[serde(deny_unknown_fields)]
 pub struct UpstreamConfig {
     pub name: String,
-    /// `http://host:port` each; no path.
+    /// `http://host:port` or `https://host:port` each; no path.
     pub targets: Vec<String>,
+    /// PEM file of the CA certificates that `https` targets must chain to, instead of the
+    /// system's roots (a private CA, or a self-signed app certificate).
+    /// Relative paths are relative to bulwark's working directory.
+    #[serde(default)]
+    pub ca_file: Option<String>,
     #[serde(default = "default_connect_timeout")]
     pub connect_timeout: ConfigDuration,
     /// Total time for one proxied exchange, from sending the request to the last byte of
@@ -82,10 +90,19 @@ impl std::fmt::Display for Target {
     }
 }
 
+/// The CA certificates an upstream's `https` targets are verified against.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UpstreamCa {
+    pub file: PathBuf,
+    pub certs: Vec<CertificateDer<'static>>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Upstream {
     pub name: String,
     pub targets: Vec<Target>,
+    /// `None`: the system's roots.
+    pub ca: Option<UpstreamCa>,
     pub connect_timeout: Duration,
     pub timeout: Duration,
     pub pool_idle_timeout: Duration,
@@ -95,7 +112,12 @@ pub struct Upstream {
 }
 
 impl UpstreamConfig {
-    pub(crate) fn validate(&self, path: &str, problems: &mut Problems) -> Upstream {
+    pub(crate) fn validate(
+        &self,
+        path: &str,
+        base_dir: &Path,
+        problems: &mut Problems,
+    ) -> Upstream {
         crate::names::check_name(&self.name, &format!("{path}.name"), problems);
         if self.targets.is_empty() {
             problems.error(format!("{path}.targets"), "needs at least one target");
@@ -105,7 +127,19 @@ impl UpstreamConfig {
             .iter()
             .enumerate()
             .filter_map(|(i, text)| parse_target(text, &format!("{path}.targets[{i}]"), problems))
-            .collect();
+            .collect::<Vec<Target>>();
+        let ca = self.ca_file.as_ref().and_then(|file| {
+            let file = base_dir.join(file);
+            let key = format!("{path}.ca_file");
+            if !targets.iter().any(|t| t.scheme == Scheme::HTTPS) {
+                problems.warn(
+                    &key,
+                    "only https targets use a CA file; this upstream has none",
+                );
+            }
+            let certs = crate::tls::read_certificates(&file, &key, problems)?;
+            Some(UpstreamCa { file, certs })
+        });
         for (key, value) in [
             ("connect_timeout", self.connect_timeout),
             ("timeout", self.timeout),
@@ -123,6 +157,7 @@ impl UpstreamConfig {
         Upstream {
             name: self.name.clone(),
             targets,
+            ca,
             connect_timeout: self.connect_timeout.get(),
             timeout: self.timeout.get(),
             pool_idle_timeout: self.pool_idle_timeout.get(),
@@ -138,20 +173,14 @@ fn parse_target(text: &str, path: &str, problems: &mut Problems) -> Option<Targe
         problems.error(path, "expected a URL such as \"http://127.0.0.1:8000\"");
         return None;
     };
-    match uri.scheme_str() {
-        Some("http") => {}
-        Some("https") => {
-            problems.error(
-                path,
-                "https targets are not supported yet; reach the app over plain http on a private network",
-            );
-            return None;
-        }
+    let scheme = match uri.scheme_str() {
+        Some("http") => Scheme::HTTP,
+        Some("https") => Scheme::HTTPS,
         _ => {
             problems.error(path, "expected a URL such as \"http://127.0.0.1:8000\"");
             return None;
         }
-    }
+    };
     if uri.path() != "/" && !uri.path().is_empty() || uri.query().is_some() {
         problems.error(path, "a target is scheme://host:port only, without a path");
         return None;
@@ -161,8 +190,5 @@ fn parse_target(text: &str, path: &str, problems: &mut Problems) -> Option<Targe
         problems.error(path, "credentials in target URLs are not supported");
         return None;
     }
-    Some(Target {
-        scheme: Scheme::HTTP,
-        authority,
-    })
+    Some(Target { scheme, authority })
 }

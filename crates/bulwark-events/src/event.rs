@@ -41,6 +41,14 @@ pub enum BusEvent {
     /// their `on_backend_error` behaviour until it answers again.
     RateLimitBackendUnavailable,
     RateLimitBackendRecovered,
+    /// An operator changed something through the admin API (replay, purge, resume).
+    /// `token` is the admin token's configured name, never the token.
+    AdminAction {
+        token: String,
+        action: String,
+        target: Option<String>,
+        count: u64,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -57,6 +65,9 @@ pub enum ViolationKind {
     AccessDenied,
     /// Refused by a rate limit (429).
     RateLimited,
+    /// Input screening matched a SQL-injection or XSS pattern on a route in `block`
+    /// mode (403).
+    ScreeningBlocked,
 }
 
 impl ViolationKind {
@@ -71,6 +82,7 @@ impl ViolationKind {
             ViolationKind::AuthFailed => "auth_failed",
             ViolationKind::AccessDenied => "access_denied",
             ViolationKind::RateLimited => "rate_limited",
+            ViolationKind::ScreeningBlocked => "screening_blocked",
         }
     }
 
@@ -82,7 +94,8 @@ impl ViolationKind {
             ViolationKind::WebhookSignatureInvalid => "high",
             ViolationKind::AuthFailed
             | ViolationKind::AccessDenied
-            | ViolationKind::MalformedRequest => "medium",
+            | ViolationKind::MalformedRequest
+            | ViolationKind::ScreeningBlocked => "medium",
             ViolationKind::RequestHeadTimeout
             | ViolationKind::RequestHeadTooLarge
             | ViolationKind::Http2PrefaceTimeout
@@ -106,6 +119,7 @@ impl BusEvent {
             BusEvent::SecurityViolation { .. } => "security_violation",
             BusEvent::RateLimitBackendUnavailable => "rate_limit_backend_unavailable",
             BusEvent::RateLimitBackendRecovered => "rate_limit_backend_recovered",
+            BusEvent::AdminAction { .. } => "admin_action",
         }
     }
 }

@@ -53,6 +53,7 @@ async fn start() -> Admin {
         store: store.clone(),
         tokens: tokens(),
         waker: None,
+        bus: None,
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

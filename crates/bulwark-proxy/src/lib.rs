@@ -20,6 +20,7 @@ pub mod router;
 pub mod service;
 pub mod state;
 pub mod target;
+pub mod tls;
 pub mod upstream;
 
 pub use listener::serve;

@@ -33,6 +33,31 @@ pub enum Problem {
     TooManyRequests,
     /// The shared rate-limit backend is down and the route's limit says `deny`.
     RateLimiterUnavailable,
+    /// A `%` without two hex digits after it, or an encoded NUL, in the path.
+    BadPathEncoding,
+    /// `%2F`, `%5C` or `\` in the path of a route that does not allow them.
+    EncodedSlash,
+    /// Message framing bulwark will not forward (e.g. `Transfer-Encoding` other than
+    /// one `chunked`): a request-smuggling risk.
+    MalformedRequest,
+    /// The path matches routes, the method none of them; `Allow` lists the methods.
+    MethodNotAllowed,
+    /// The body is above the route's `max_body_bytes`.
+    BodyTooLarge,
+    /// More header fields, or more header bytes, than the route accepts.
+    HeaderFieldsTooLarge,
+    /// The body's media type is not in the route's `content_types`.
+    UnsupportedMediaType,
+    /// The JSON body does not parse.
+    JsonMalformed,
+    /// The JSON body is nested deeper than the route allows.
+    JsonTooDeep,
+    /// The JSON body is larger than the route's `json.max_bytes`.
+    JsonTooLarge,
+    /// Input screening matched a SQL-injection or XSS pattern.
+    ScreeningBlocked,
+    /// A body the route must check whole did not arrive in time.
+    RequestBodyTimeout,
 }
 
 impl Problem {
@@ -54,6 +79,18 @@ impl Problem {
             Problem::Forbidden => StatusCode::FORBIDDEN,
             Problem::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Problem::RateLimiterUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Problem::BadPathEncoding
+            | Problem::EncodedSlash
+            | Problem::MalformedRequest
+            | Problem::JsonMalformed
+            | Problem::JsonTooDeep
+            | Problem::JsonTooLarge => StatusCode::BAD_REQUEST,
+            Problem::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Problem::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Problem::HeaderFieldsTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Problem::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Problem::ScreeningBlocked => StatusCode::FORBIDDEN,
+            Problem::RequestBodyTimeout => StatusCode::REQUEST_TIMEOUT,
         }
     }
 
@@ -116,6 +153,51 @@ impl Problem {
             Problem::RateLimiterUnavailable => (
                 "rate-limiter-unavailable",
                 "Rate limits cannot be checked right now; retry shortly.",
+            ),
+            Problem::BadPathEncoding => (
+                "bad-path-encoding",
+                "The path has an invalid percent-encoding or an encoded NUL.",
+            ),
+            Problem::EncodedSlash => (
+                "encoded-slash",
+                "The path contains an encoded slash or a backslash, which this route does not accept.",
+            ),
+            Problem::MalformedRequest => (
+                "malformed-request",
+                "The request's message framing is ambiguous or invalid.",
+            ),
+            Problem::MethodNotAllowed => (
+                "method-not-allowed",
+                "This path does not accept this method; Allow lists the methods it does.",
+            ),
+            Problem::BodyTooLarge => (
+                "body-too-large",
+                "The request body is larger than this route accepts.",
+            ),
+            Problem::HeaderFieldsTooLarge => (
+                "header-fields-too-large",
+                "The request has more header fields, or larger ones, than this route accepts.",
+            ),
+            Problem::UnsupportedMediaType => (
+                "unsupported-media-type",
+                "This route does not accept a body of this Content-Type.",
+            ),
+            Problem::JsonMalformed => ("json-malformed", "The JSON body is not well-formed."),
+            Problem::JsonTooDeep => (
+                "json-too-deep",
+                "The JSON body is nested deeper than this route accepts.",
+            ),
+            Problem::JsonTooLarge => (
+                "json-too-large",
+                "The JSON body is larger than this route accepts.",
+            ),
+            Problem::ScreeningBlocked => (
+                "screening-blocked",
+                "The request was refused by input screening.",
+            ),
+            Problem::RequestBodyTimeout => (
+                "request-body-timeout",
+                "The request body was not received in time.",
             ),
         }
     }

@@ -23,6 +23,7 @@ use crate::inbox::Inbox;
 use crate::policy::RoutePolicy;
 use crate::policy::authn::Authenticators;
 use crate::policy::limits::{CompiledLimit, LimitSetupError, Limiters};
+use crate::policy::request::RequestPolicy;
 use crate::router::Matcher;
 use crate::upstream::UpstreamPool;
 
@@ -86,6 +87,8 @@ pub struct CompiledRoute {
     pub matcher: Matcher,
     /// `None` when the route has no policy (nothing to check before the action).
     pub policy: Option<RoutePolicy>,
+    /// Request checks and response headers; `None` on webhook inbox routes.
+    pub request: Option<RequestPolicy>,
     pub action: RouteAction,
     pub metrics: Arc<RouteMetrics>,
 }
@@ -151,6 +154,7 @@ impl ProxyState {
                         methods: route.methods.clone(),
                     },
                     policy: compile_policy(route, policies)?,
+                    request: Some(RequestPolicy::new(route)),
                     action,
                     metrics: Arc::new(RouteMetrics::new(&route.name)),
                 })
@@ -169,6 +173,7 @@ impl ProxyState {
                         methods: vec![http::Method::POST],
                     },
                     policy: None,
+                    request: None,
                     action: RouteAction::Inbox(Arc::new(inbox_for(webhook, queue))),
                     metrics: Arc::new(RouteMetrics::new(&format!("webhook.{}", webhook.name))),
                 })

@@ -25,6 +25,7 @@ pub fn build(
     cancel: &CancellationToken,
 ) -> anyhow::Result<Policies> {
     bulwark_proxy::policy::limits::events::describe();
+    bulwark_proxy::policy::request::events::describe();
     let authenticators = Authenticators::build(&config.auth).context("cannot set up [auth]")?;
     for jwks in &authenticators.jwks {
         tokio::spawn(Arc::clone(jwks).run(cancel.clone()));

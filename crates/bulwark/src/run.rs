@@ -26,6 +26,10 @@ const BUILD_INFO: &str = "bulwark_build_info";
 const LOG_LINES_DROPPED: &str = "bulwark_log_lines_dropped_total";
 
 pub fn main(config_path: PathBuf, log_format: Option<LogFormat>) -> ExitCode {
+    // The one rustls provider of the binary (DESIGN.md), as the process default for the
+    // libraries that ask for it (reqwest); bulwark's own TLS names it explicitly. An
+    // error only means it is installed already.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let loaded = match bulwark_config::load_file(&config_path) {
         Ok(loaded) => loaded,
         Err(error) => {
@@ -129,6 +133,7 @@ async fn serve(
     let metrics_handle =
         bulwark_ops::metrics::install().context("cannot install the metrics recorder")?;
     bulwark_proxy::events::describe();
+    bulwark_proxy::tls::events::describe();
     describe_metrics();
     let version = crate::version_info();
     metrics::gauge!(BUILD_INFO, "version" => version.version.clone(), "commit" => version.commit.clone()).set(1.0);
@@ -179,6 +184,17 @@ async fn serve(
     let queue = crate::queue::start(&config, &background).await?;
     let public = bind(config.listen.public, "listen.public").await?;
     let ops = bind(config.listen.ops, "listen.ops").await?;
+    let redirect = match config.listen.redirect_http {
+        Some(addr) => Some(bind(addr, "listen.redirect_http").await?),
+        None => None,
+    };
+    let tls = match &config.listen.tls {
+        Some(certificate) => Some(Arc::new(
+            bulwark_proxy::tls::TlsServer::new("public", certificate)
+                .context("cannot set up TLS on listen.public")?,
+        )),
+        None => None,
+    };
     let demo = match config.demo_listen {
         Some(addr) => Some(bind(addr, "demo.listen").await?),
         None => None,
@@ -207,6 +223,7 @@ async fn serve(
         store: q.store.clone(),
         tokens: config.admin_tokens.clone(),
         waker: Some(q.waker.clone()),
+        bus: Some(bus.clone()),
     });
     bulwark_ops::admin::events::describe();
     let ops_cancel = background.clone();
@@ -248,10 +265,25 @@ async fn serve(
     let connections = TaskTracker::new();
     let accept = tokio::spawn(bulwark_proxy::serve(
         public,
+        tls.clone(),
         shared.clone(),
         draining.clone(),
         connections.clone(),
     ));
+    let redirect_addr = match redirect {
+        Some(listener) => {
+            let addr = listener.local_addr()?;
+            tokio::spawn(bulwark_proxy::listener::redirect::serve(
+                listener,
+                public_addr.port(),
+                shared.clone(),
+                draining.clone(),
+                connections.clone(),
+            ));
+            Some(addr)
+        }
+        None => None,
+    };
 
     // Handlers go in before anyone learns we are up: a signal sent right after the
     // addresses line must reload or drain, not kill with the default action.
@@ -262,7 +294,7 @@ async fn serve(
     // One line, first on stdout, so scripts and tests can use port 0.
     println!(
         "{}",
-        serde_json::json!({ "listening": { "public": public_addr, "ops": ops_addr, "demo": demo_addr } })
+        serde_json::json!({ "listening": { "public": public_addr, "ops": ops_addr, "demo": demo_addr, "redirect_http": redirect_addr, "tls": tls.is_some() } })
     );
     // Warnings go after the addresses line, which must stay the first line on stdout.
     log_warnings(&warnings);
@@ -279,6 +311,7 @@ async fn serve(
         access_log: access_log.clone(),
         queue: queue.clone(),
         policies,
+        tls,
     };
     let mut current = config;
     loop {
@@ -349,10 +382,13 @@ struct Running {
     access_log: Arc<dyn AccessLogSink>,
     queue: Option<bulwark_proxy::state::QueueHandle>,
     policies: bulwark_proxy::state::Policies,
+    /// The public listener's TLS, whose certificate a reload replaces.
+    tls: Option<Arc<bulwark_proxy::tls::TlsServer>>,
 }
 
 /// Loads the file again. A bad config keeps the running one and says why; listener
-/// addresses and worker count need a restart and are kept as they are.
+/// addresses, turning TLS on or off, and worker count need a restart and are kept as
+/// they are. A new certificate (same or other files) serves new handshakes from here on.
 fn reload(path: &Path, current: &ValidatedConfig, running: &Running) -> Option<ValidatedConfig> {
     let loaded = match bulwark_config::load_file(path) {
         Ok(loaded) => loaded,
@@ -371,16 +407,24 @@ fn reload(path: &Path, current: &ValidatedConfig, running: &Running) -> Option<V
     };
     log_warnings(&loaded.warnings);
     let mut next = loaded.config;
-    if next.listen != current.listen
+    if next.listen.addresses() != current.listen.addresses()
         || next.demo_listen != current.demo_listen
         || next.workers != current.workers
     {
         tracing::warn!(
             "Listener addresses and workers change only on restart; keeping the current ones."
         );
-        next.listen = current.listen.clone();
+        next.listen.public = current.listen.public;
+        next.listen.ops = current.listen.ops;
+        next.listen.redirect_http = current.listen.redirect_http;
         next.demo_listen = current.demo_listen;
         next.workers = current.workers;
+    }
+    if next.listen.tls.is_some() != current.listen.tls.is_some() {
+        tracing::warn!(
+            "Turning TLS on or off changes only on restart; keeping the current setting."
+        );
+        next.listen.tls = current.listen.tls.clone();
     }
     if next.webhooks != current.webhooks || next.signing_key != current.signing_key {
         tracing::warn!(
@@ -413,6 +457,11 @@ fn reload(path: &Path, current: &ValidatedConfig, running: &Running) -> Option<V
         }
     };
     running.shared.store(Arc::new(state));
+    if let (Some(server), Some(certificate)) = (&running.tls, &next.listen.tls)
+        && current.listen.tls.as_ref() != Some(certificate)
+    {
+        server.replace(certificate);
+    }
     running
         .health
         .apply(&next.checks, &next.upstreams, &running.background);

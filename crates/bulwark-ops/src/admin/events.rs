@@ -46,7 +46,15 @@ pub struct DeadLettersChanged<'a> {
 }
 
 impl DeadLettersChanged<'_> {
-    pub fn emit(&self) {
+    pub fn emit(&self, bus: Option<&bulwark_events::Bus>) {
+        if let Some(bus) = bus {
+            bus.publish(bulwark_events::BusEvent::AdminAction {
+                token: self.token.to_string(),
+                action: self.action.to_string(),
+                target: self.id.clone(),
+                count: self.count,
+            });
+        }
         tracing::info!(
             token = self.token,
             action = self.action,
@@ -64,7 +72,15 @@ pub struct DestinationResumed<'a> {
 }
 
 impl DestinationResumed<'_> {
-    pub fn emit(&self) {
+    pub fn emit(&self, bus: Option<&bulwark_events::Bus>) {
+        if let Some(bus) = bus {
+            bus.publish(bulwark_events::BusEvent::AdminAction {
+                token: self.token.to_string(),
+                action: "resume".to_string(),
+                target: Some(self.destination.to_string()),
+                count: 1,
+            });
+        }
         tracing::info!(
             token = self.token,
             destination = self.destination,

@@ -208,7 +208,7 @@ pub(super) async fn replay_message(
                     id: Some(id.to_string()),
                     count: 1,
                 }
-                .emit();
+                .emit(state.bus.as_ref());
                 Ok(Json(serde_json::json!({ "status": "replayed" })).into_response())
             }
             ReplayOutcome::NotFound => Err(AdminProblem::MessageNotFound),
@@ -239,7 +239,7 @@ pub(super) async fn purge_message(
                 id: Some(id.to_string()),
                 count: 1,
             }
-            .emit();
+            .emit(state.bus.as_ref());
             return Ok(StatusCode::NO_CONTENT.into_response());
         }
         // Nothing purged: say whether the message is missing or just not dead.
@@ -276,7 +276,7 @@ pub(super) async fn purge_matching(
             id: None,
             count: purged,
         }
-        .emit();
+        .emit(state.bus.as_ref());
         Ok(Json(serde_json::json!({ "purged": purged })).into_response())
     }
     .await;
@@ -331,7 +331,7 @@ pub(super) async fn resume_destination(
             token: caller.name(),
             destination: &name,
         }
-        .emit();
+        .emit(state.bus.as_ref());
         Ok(Json(serde_json::json!({ "status": "resumed" })).into_response())
     }
     .await;

@@ -53,6 +53,8 @@ pub struct AdminState {
     /// Wakes the dispatcher after a replay or a resume, so delivery starts now rather
     /// than at its next idle check.
     pub waker: Option<std::sync::Arc<tokio::sync::Notify>>,
+    /// Admin actions go on the bus, and from there into the audit log.
+    pub bus: Option<bulwark_events::Bus>,
 }
 
 /// The admin API's routes, to be merged into the ops router.

@@ -577,6 +577,7 @@ mod tests {
                 scheme: http::uri::Scheme::HTTP,
                 authority: "127.0.0.1:8000".parse().unwrap(),
             }],
+            ca: None,
             connect_timeout: Duration::from_secs(1),
             timeout: Duration::from_secs(1),
             pool_idle_timeout: Duration::from_secs(1),

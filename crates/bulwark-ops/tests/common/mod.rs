@@ -100,6 +100,7 @@ pub fn upstream(name: &str, ports: &[u16]) -> Upstream {
                 authority: format!("127.0.0.1:{port}").parse().unwrap(),
             })
             .collect(),
+        ca: None,
         connect_timeout: Duration::from_secs(1),
         timeout: Duration::from_secs(5),
         pool_idle_timeout: Duration::from_secs(4),

@@ -1,8 +1,11 @@
-//! The public listener: accepts connections, applies the edge timeouts, and hands each
-//! connection to hyper (HTTP/1.1 with upgrades, or HTTP/2 with prior knowledge).
+//! The public listener: accepts connections, finishes the TLS handshake when the
+//! listener has TLS (under its own deadline), applies the edge timeouts, and hands each
+//! connection to hyper (HTTP/1.1 with upgrades, or HTTP/2 by ALPN or prior knowledge).
+//! Also the optional plain-HTTP listener that only redirects to https ([`redirect`]).
 
 mod head;
 mod io;
+pub mod redirect;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -14,7 +17,7 @@ use std::time::Duration;
 use bulwark_events::{BusEvent, ViolationKind};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -26,11 +29,15 @@ use crate::events::{Rejection, open_connections};
 use crate::problem::Problem;
 use crate::service::{ConnInfo, handle};
 use crate::state::SharedState;
+use crate::tls::TlsServer;
+use crate::tls::events::HandshakeRefused;
 
 /// Accepts until `shutdown` is cancelled; each connection runs on `tracker`, so the
-/// caller can wait for in-flight requests to drain.
+/// caller can wait for in-flight requests to drain. With `tls`, every connection is
+/// HTTPS (a reload swaps the certificate inside `tls`).
 pub async fn serve(
     listener: TcpListener,
+    tls: Option<Arc<TlsServer>>,
     shared: SharedState,
     shutdown: CancellationToken,
     tracker: TaskTracker,
@@ -42,7 +49,13 @@ pub async fn serve(
         };
         match accepted {
             Ok((stream, peer)) => {
-                tracker.spawn(connection(stream, peer, shared.clone(), shutdown.clone()));
+                tracker.spawn(connection(
+                    stream,
+                    peer,
+                    tls.clone(),
+                    shared.clone(),
+                    shutdown.clone(),
+                ));
             }
             Err(error) => {
                 // Out of file descriptors or the like: back off instead of spinning.
@@ -70,16 +83,42 @@ impl Drop for ConnectionGauge {
 }
 
 async fn connection(
-    mut stream: TcpStream,
+    stream: TcpStream,
     peer: SocketAddr,
+    tls: Option<Arc<TlsServer>>,
     shared: SharedState,
     shutdown: CancellationToken,
 ) {
     let _gauge = ConnectionGauge::open();
+    let _ = stream.set_nodelay(true);
+    let Some(tls) = tls else {
+        return serve_connection(stream, peer, "http", shared, shutdown).await;
+    };
+    // Like the request head deadline: a client that opens a connection and never
+    // finishes its handshake must not hold it for free.
+    let deadline = shared.load().timeouts.tls_handshake;
+    match tokio::time::timeout(deadline, tls.acceptor().accept(stream)).await {
+        Ok(Ok(stream)) => serve_connection(stream, peer, "https", shared, shutdown).await,
+        Ok(Err(error)) => HandshakeRefused::Failed.record(Some(&error)),
+        // Dropping the handshake closes the socket.
+        Err(_) => HandshakeRefused::Timeout.record(None),
+    }
+}
+
+/// Serves one connection whose bytes are HTTP (after TLS, if any). The head and preface
+/// deadlines run from here, i.e. after the handshake.
+async fn serve_connection<S>(
+    mut stream: S,
+    peer: SocketAddr,
+    scheme: &'static str,
+    shared: SharedState,
+    shutdown: CancellationToken,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let accepted = tokio::time::Instant::now();
     let state = shared.load_full();
     let timeouts = state.timeouts.clone();
-    let _ = stream.set_nodelay(true);
 
     let start = read_start(
         &mut stream,
@@ -123,10 +162,7 @@ async fn connection(
     drop(state);
 
     let activity = Arc::new(AtomicU64::new(0));
-    let info = ConnInfo {
-        peer,
-        scheme: "http",
-    };
+    let info = ConnInfo { peer, scheme };
     let service = service_fn(move |request| handle(shared.clone(), info, request));
     let served = match start {
         Start::Http1(prefix) => {
@@ -168,7 +204,7 @@ async fn connection(
 /// Sends a problem answer before hyper owns the connection, then closes without losing
 /// it: closing a socket with unread input makes the kernel send a reset, which can
 /// destroy the answer in flight, so the rest of the input is drained for a moment first.
-async fn answer_and_close(mut stream: TcpStream, problem: Problem) {
+async fn answer_and_close<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, problem: Problem) {
     if stream.write_all(&problem.raw_http1()).await.is_err() {
         return;
     }

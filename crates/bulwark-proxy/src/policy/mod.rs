@@ -5,9 +5,12 @@
 //!
 //! - [`authn`]: the configured authenticators (JWT issuers, API-key sets), built once.
 //! - [`limits`]: the limiter backends and each route's compiled limits.
+//! - [`request`]: checks on the request itself (size, method, content type, JSON,
+//!   screening) and the security headers of the route's responses.
 
 pub mod authn;
 pub mod limits;
+pub mod request;
 
 use std::net::IpAddr;
 use std::sync::Arc;

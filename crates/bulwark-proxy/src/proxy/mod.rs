@@ -12,7 +12,6 @@ use bytes::Bytes;
 
 use http::uri::{PathAndQuery, Uri};
 use http::{Request, Response, StatusCode, Version};
-use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 
 pub use body::{BoxError, ResponseBody, TotalTimeout};
@@ -20,6 +19,7 @@ pub use body::{BoxError, ResponseBody, TotalTimeout};
 use crate::events::UpstreamOutcome;
 use crate::forwarded::remove_hop_by_hop;
 use crate::listener::{ConnectionGauge, PrefixedIo};
+use crate::policy::request::body::{BodyTooLarge, RequestBody};
 use crate::problem::Problem;
 use crate::upstream::UpstreamPool;
 use bulwark_events::Bus;
@@ -36,7 +36,7 @@ pub struct Forwarded {
 pub async fn forward(
     pool: &UpstreamPool,
     strip_prefix: Option<&str>,
-    mut request: Request<Incoming>,
+    mut request: Request<RequestBody>,
     upgrade: bool,
     tunnel_idle: Duration,
     bus: &Bus,
@@ -71,6 +71,16 @@ pub async fn forward(
             tracing::warn!(upstream = %pool.name, upstream_target = %label, "Upstream timed out.");
             return Forwarded {
                 response: Err(Problem::GatewayTimeout),
+                target: Some(label),
+            };
+        }
+        Ok(Err(error)) if has_source::<BodyTooLarge>(&error) => {
+            // Over the route's `max_body_bytes` mid-stream: the upstream request was
+            // aborted; the target did nothing wrong.
+            pool.metrics
+                .record(UpstreamOutcome::ClientError, Some(started));
+            return Forwarded {
+                response: Err(Problem::BodyTooLarge),
                 target: Some(label),
             };
         }
@@ -218,6 +228,17 @@ fn is_client_body_error(error: &(dyn std::error::Error + 'static)) -> bool {
         if e.downcast_ref::<hyper::Error>()
             .is_some_and(hyper::Error::is_user)
         {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}
+
+fn has_source<E: std::error::Error + 'static>(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(error);
+    while let Some(e) = source {
+        if e.is::<E>() {
             return true;
         }
         source = e.source();

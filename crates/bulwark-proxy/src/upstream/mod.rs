@@ -1,5 +1,5 @@
-//! Upstreams at run time: a pooled HTTP/1.1 client per upstream, its targets in round
-//! robin, and each target's passive health.
+//! Upstreams at run time: a pooled HTTP/1.1 client per upstream (TLS for `https`
+//! targets), its targets in round robin, and each target's passive health.
 
 mod passive;
 
@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use bulwark_config::upstreams::{Target, Upstream};
 use bulwark_events::{Bus, BusEvent};
-use hyper::body::Incoming;
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
@@ -18,7 +18,9 @@ pub use passive::{PassiveHealth, Transition};
 
 use crate::events::UpstreamMetrics;
 
-pub type ProxyClient = Client<HttpConnector, Incoming>;
+/// Request bodies go through the route's size limit (`policy::request::body`).
+pub type ProxyClient =
+    Client<HttpsConnector<HttpConnector>, crate::policy::request::body::RequestBody>;
 
 pub struct TargetState {
     pub target: Target,
@@ -43,7 +45,13 @@ impl UpstreamPool {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(config.connect_timeout));
-        connector.enforce_http(true);
+        // The TLS layer takes `https` URIs; plain ones pass through to TCP.
+        connector.enforce_http(false);
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(crate::tls::client_config(config))
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(connector);
         let client = Client::builder(TokioExecutor::new())
             .timer(TokioTimer::new())
             .pool_timer(TokioTimer::new())

@@ -119,6 +119,21 @@ dead_on_4xx = true
     );
     let (_, text) = listed();
     assert!(!text.contains(&id), "no longer dead: {text}");
+
+    // The replay is in the audit log under the token's name, never the token.
+    let audit = bulwark.audit_events();
+    assert!(
+        audit.iter().any(|e| e["event"] == "admin_action"
+            && e["token"] == "operator"
+            && e["action"] == "replay"
+            && e["target"] == id.as_str()),
+        "{audit:?}"
+    );
+    assert!(
+        !serde_json::to_string(&audit)
+            .unwrap()
+            .contains(REPLAY_TOKEN)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

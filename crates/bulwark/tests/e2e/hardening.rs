@@ -150,7 +150,11 @@ async fn dot_segments_cannot_reach_past_a_route() {
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), 404, "DELETE is not routed to /admin");
+    assert_eq!(
+        resp.status(),
+        405,
+        "DELETE is not routed to /admin: the path matches, the method does not"
+    );
     let scrape = bulwark.metrics().await;
     assert!(
         scrape.contains(r#"bulwark_http_rejected_total{reason="malformed_request"} 2"#),
@@ -194,4 +198,183 @@ upstream = "app"
         ),
         "no data was sent, so the only thing to arrive is the end: {ended:?}"
     );
+}
+
+/// Known smuggling payloads, each sent on its own connection. Each gets 400 or a closed
+/// connection; none reaches the upstream.
+const SMUGGLING: &[(&str, &[u8])] = &[
+    (
+        "conflicting Content-Length",
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+    ),
+    (
+        "Content-Length list",
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5, 6\r\n\r\nhello!",
+    ),
+    (
+        "signed Content-Length",
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: +5\r\n\r\nhello",
+    ),
+    (
+        "two Transfer-Encoding lines",
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    ),
+    (
+        "chunked, chunked",
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    ),
+    (
+        "gzip, chunked",
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    ),
+    (
+        "identity, chunked",
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: identity, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    ),
+    (
+        "unknown coding",
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: xchunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    ),
+    (
+        "Transfer-Encoding on HTTP/1.0",
+        b"POST /echo HTTP/1.0\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    ),
+    (
+        "invalid chunk size",
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\nhello\r\n0\r\n\r\n",
+    ),
+    (
+        "negative chunk size",
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\nhello\r\n0\r\n\r\n",
+    ),
+    (
+        "chunk size overflow",
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFFF5\r\nhello\r\n0\r\n\r\n",
+    ),
+    (
+        "chunk lines ended by LF",
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\n0\n\n",
+    ),
+    (
+        "bare CR in a chunk extension",
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5;a\rb\r\nhello\r\n0\r\n\r\n",
+    ),
+    (
+        "whitespace before colon",
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length : 5\r\n\r\nhello",
+    ),
+    (
+        "whitespace before colon on Transfer-Encoding",
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding : chunked\r\nContent-Length: 5\r\n\r\nhello",
+    ),
+    (
+        "bare CR in a header",
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nX-A: a\rContent-Length: 5\r\n\r\nhello",
+    ),
+    (
+        "bare CR ending the request line",
+        b"GET /echo HTTP/1.1\rHost: t\r\n\r\n",
+    ),
+    (
+        "obs-fold",
+        b"GET /echo HTTP/1.1\r\nHost: t\r\nX-A: a\r\n b\r\n\r\n",
+    ),
+    (
+        "obs-fold continuing Transfer-Encoding",
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n ,chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    ),
+    (
+        "NUL in a header value",
+        b"GET /echo HTTP/1.1\r\nHost: t\r\nX-A: a\x00b\r\n\r\n",
+    ),
+];
+
+#[tokio::test]
+async fn smuggling_payloads_are_refused_and_never_reach_the_upstream() {
+    let upstream = TestUpstream::start().await;
+    let bulwark = Bulwark::start(&format!(
+        r#"
+[timeouts]
+request_head = "1s"
+[[upstreams]]
+name = "app"
+targets = ["{}"]
+[[routes]]
+name = "app"
+upstream = "app"
+"#,
+        upstream.url()
+    ));
+    for (name, payload) in SMUGGLING {
+        let raw = raw_exchange(bulwark.public, payload).await;
+        assert!(
+            raw.is_empty() || raw.starts_with("HTTP/1.1 400") || raw.starts_with("HTTP/1.0 400"),
+            "{name}: {raw}"
+        );
+    }
+    assert_eq!(upstream.served(), 0, "no payload reached the upstream");
+    let scrape = bulwark.metrics().await;
+    let refused = crate::support::sample(
+        &scrape,
+        r#"bulwark_http_rejected_total{reason="malformed_request"}"#,
+    );
+    assert_eq!(
+        refused,
+        SMUGGLING.len() as f64,
+        "each one is counted: {scrape}"
+    );
+    assert_eq!(
+        crate::support::sample(
+            &scrape,
+            r#"security_events_total{event_type="malformed_request",severity="medium"}"#
+        ),
+        SMUGGLING.len() as f64
+    );
+    // The listener is fine afterwards.
+    assert_eq!(
+        reqwest::get(bulwark.url("/echo")).await.unwrap().status(),
+        200
+    );
+}
+
+/// `Content-Length` with `Transfer-Encoding` is the one ambiguity hyper resolves rather
+/// than refuses, as RFC 9112 §6.3 lets an intermediary: the chunked framing wins,
+/// `Content-Length` is removed before forwarding, and the connection is closed after the
+/// answer. bulwark cannot see the removed header, so this documents what happens: the
+/// upstream gets one well-framed request, never the request hidden in the body.
+#[tokio::test]
+async fn content_length_with_chunked_is_forwarded_only_unambiguously() {
+    let upstream = TestUpstream::start().await;
+    let bulwark = Bulwark::start(&format!(
+        r#"
+[[upstreams]]
+name = "app"
+targets = ["{}"]
+[[routes]]
+name = "app"
+upstream = "app"
+"#,
+        upstream.url()
+    ));
+    for payload in [
+        &b"POST /record HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\nGET /echo/smuggled HTTP/1.1\r\nHost: t\r\n\r\n"[..],
+        &b"POST /record HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nContent-Length: 40\r\n\r\n5\r\nhello\r\n0\r\n\r\nGET /echo/smuggled HTTP/1.1\r\nHost: t\r\n\r\n"[..],
+    ] {
+        let started = std::time::Instant::now();
+        let raw = raw_exchange(bulwark.public, payload).await;
+        assert!(raw.starts_with("HTTP/1.1 204"), "{raw}");
+        assert!(
+            !raw.contains("smuggled"),
+            "the hidden request was not answered: {raw}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the connection is closed after the answer"
+        );
+    }
+    assert_eq!(upstream.served(), 2, "one request each, nothing hidden");
+    for recorded in upstream.recorded() {
+        assert!(recorded.headers.get("content-length").is_none());
+        assert_eq!(recorded.body, "hello".as_bytes());
+    }
 }

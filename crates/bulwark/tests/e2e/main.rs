@@ -11,6 +11,8 @@ mod health;
 mod lifecycle;
 mod metrics;
 mod proxy;
+mod request_policy;
 mod timeouts;
+mod tls;
 mod webhook_sources;
 mod webhooks;

@@ -101,13 +101,16 @@ upstream = "c"
     assert_eq!(body["path"], "/echo/y");
     assert_eq!((a.served(), b.served(), c.served()), (1, 1, 1));
 
-    // `/echox` is not under `/echo`; GET /api is not a write.
-    for path in ["/echox", "/api/x"] {
+    // `/echox` is not under `/echo` (404); GET /api is not a write (405, `Allow: POST`).
+    for (path, status) in [("/echox", 404), ("/api/x", 405)] {
         let resp = client.get(bulwark.url(path)).send().await.unwrap();
-        assert_eq!(resp.status(), 404, "{path}");
+        assert_eq!(resp.status(), status, "{path}");
         assert_eq!(resp.headers()["content-type"], "application/problem+json");
+        if status == 405 {
+            assert_eq!(resp.headers()["allow"], "POST");
+        }
         let problem: serde_json::Value = resp.json().await.unwrap();
-        assert_eq!(problem["status"], 404);
+        assert_eq!(problem["status"], status);
     }
     let scrape = bulwark.metrics().await;
     assert!(
