@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use crate::breaker::{Breaker, BreakerConfig};
 use crate::duration::ConfigDuration;
+use crate::limits::{RouteLimit, RouteLimitConfig};
 use crate::problems::Problems;
 use crate::secret::{Secret, SecretKind, SecretRef};
 
@@ -120,6 +121,10 @@ pub struct WebhookConfig {
     pub max_age: ConfigDuration,
     #[serde(default)]
     pub breaker: BreakerConfig,
+    /// Rate limits on the inbox path, keyed by `ip`, `route` or `header:<name>` (a
+    /// webhook has no caller identity), e.g. 100/min per IP.
+    #[serde(default)]
+    pub limits: Vec<RouteLimitConfig>,
 }
 
 fn default_max_body() -> usize {
@@ -175,6 +180,7 @@ pub struct Webhook {
     pub retry_schedule: Option<Vec<Duration>>,
     pub max_age: Duration,
     pub breaker: Breaker,
+    pub limits: Vec<RouteLimit>,
 }
 
 /// bulwark's own key for signing deliveries to the app (Standard Webhooks `whsec_...`).
@@ -277,6 +283,12 @@ impl WebhookConfig {
             problems.error(format!("{path}.max_age"), "must be greater than zero");
         }
         let breaker = self.breaker.validate(&format!("{path}.breaker"), problems);
+        let limits = self
+            .limits
+            .iter()
+            .enumerate()
+            .map(|(i, l)| l.validate(&format!("{path}.limits[{i}]"), false, problems))
+            .collect();
         Webhook {
             name: self.name.clone(),
             path: self.path.clone(),
@@ -301,6 +313,7 @@ impl WebhookConfig {
                 .map(|s| s.iter().map(|d| d.get()).collect()),
             max_age: self.max_age.get(),
             breaker,
+            limits,
         }
     }
 }

@@ -165,19 +165,22 @@ impl ProxyState {
             Some(queue) => config
                 .webhooks
                 .iter()
-                .map(|webhook| CompiledRoute {
-                    matcher: Matcher {
-                        host: HostMatch::Any,
-                        path_prefix: webhook.path.clone(),
-                        exact: true,
-                        methods: vec![http::Method::POST],
-                    },
-                    policy: None,
-                    request: None,
-                    action: RouteAction::Inbox(Arc::new(inbox_for(webhook, queue))),
-                    metrics: Arc::new(RouteMetrics::new(&format!("webhook.{}", webhook.name))),
+                .map(|webhook| -> Result<CompiledRoute, LimitSetupError> {
+                    let route = format!("webhook.{}", webhook.name);
+                    Ok(CompiledRoute {
+                        matcher: Matcher {
+                            host: HostMatch::Any,
+                            path_prefix: webhook.path.clone(),
+                            exact: true,
+                            methods: vec![http::Method::POST],
+                        },
+                        policy: webhook_policy(&route, webhook, policies)?,
+                        request: None,
+                        action: RouteAction::Inbox(Arc::new(inbox_for(webhook, queue))),
+                        metrics: Arc::new(RouteMetrics::new(&route)),
+                    })
                 })
-                .collect(),
+                .collect::<Result<Vec<_>, _>>()?,
             None => Vec::new(),
         }
         .into_iter()
@@ -196,6 +199,30 @@ impl ProxyState {
             limiters: Arc::clone(&policies.limiters),
         })
     }
+}
+
+/// An inbox route's limits (keyed before authentication: a webhook's caller is known
+/// only by its signature, which the inbox checks), or `None` without limits.
+fn webhook_policy(
+    route: &str,
+    webhook: &Webhook,
+    policies: &Policies,
+) -> Result<Option<RoutePolicy>, LimitSetupError> {
+    if webhook.limits.is_empty() {
+        return Ok(None);
+    }
+    let before_auth = webhook
+        .limits
+        .iter()
+        .map(|limit| CompiledLimit::compile(route, limit, policies.limiters.instances))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(RoutePolicy {
+        route: route.to_string(),
+        before_auth,
+        auth: Some(None),
+        roles: Vec::new(),
+        after_auth: Vec::new(),
+    }))
 }
 
 /// A route's policy, or `None` when it has neither limits nor authentication.

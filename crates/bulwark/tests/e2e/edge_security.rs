@@ -113,6 +113,16 @@ plans = {{ pro = "4/min" }}
 on_backend_error = "local"
 
 [[routes]]
+name = "trial"
+path_prefix = "/echo/trial"
+upstream = "app"
+[[routes.limits]]
+name = "trial"
+key = "ip"
+rate = "1/min"
+dry_run = true
+
+[[routes]]
 name = "open"
 path_prefix = "/"
 upstream = "app"
@@ -410,6 +420,35 @@ async fn without_redis_a_deny_limit_refuses_and_a_local_limit_shares_by_instance
             .any(|e| e["event"] == "rate_limit_backend_unavailable"),
         "{:?}",
         bulwark.audit_events()
+    );
+    // /health warns (bulwark serves on), readiness stays 200.
+    let health_warns = crate::support::eventually(std::time::Duration::from_secs(15), || async {
+        let body: serde_json::Value = reqwest::get(bulwark.ops_url("/health"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap_or_default();
+        body["status"] == "warn"
+    })
+    .await;
+    assert!(health_warns, "the Redis outage never showed in /health");
+    let ready = reqwest::get(bulwark.ops_url("/readyz")).await.unwrap();
+    assert_eq!(ready.status(), 200);
+}
+
+#[tokio::test]
+async fn a_dry_run_limit_counts_but_never_refuses() {
+    let upstream = TestUpstream::start().await;
+    let bulwark = start(&upstream, "", None);
+    for _ in 0..3 {
+        assert_eq!(get(&bulwark, "/echo/trial", &[]).await.status, 200);
+    }
+    assert_eq!(
+        bulwark
+            .sample(r#"rate_limit_violations_total{route="trial",key="ip"}"#)
+            .await,
+        2.0
     );
 }
 

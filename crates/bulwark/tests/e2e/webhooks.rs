@@ -480,3 +480,46 @@ async fn a_store_that_cannot_write_fails_readiness_and_answers_503_until_it_reco
     );
     assert_eq!(&upstream.recorded()[0].body[..], body.as_bytes());
 }
+
+/// A webhook path can be rate limited per client address like any route, before the
+/// signature is checked: the 3rd post in the minute is refused with 429 and not stored.
+#[tokio::test]
+async fn a_webhook_path_is_rate_limited_per_address_before_its_signature() {
+    let upstream = TestUpstream::start().await;
+    let bulwark = Bulwark::start_with(
+        &format!(
+            r#"
+[signing]
+key = "${{SIGNING_KEY}}"
+
+[[webhooks]]
+name = "github"
+path = "/webhooks/github"
+scheme = "github"
+secrets = ["${{GITHUB_SECRET}}"]
+destination = "{}/record"
+[[webhooks.limits]]
+name = "github"
+key = "ip"
+rate = "2/min"
+"#,
+            upstream.url()
+        ),
+        Options {
+            env: vec![
+                ("SIGNING_KEY", SIGNING_KEY.to_string()),
+                ("GITHUB_SECRET", GITHUB_SECRET.to_string()),
+            ],
+        },
+    );
+    let body = r#"{"n":1}"#;
+    let signature = github_signature(body.as_bytes());
+    assert_eq!(post(&bulwark, body, &signature, "r-1").await.0, 200);
+    assert_eq!(post(&bulwark, body, "sha256=00", "r-2").await.0, 401);
+    let (status, problem) = post(&bulwark, body, &signature, "r-3").await;
+    assert_eq!(status, 429, "{problem}");
+    let stored = bulwark
+        .sample(r#"bulwark_webhooks_received_total{webhook="github",outcome="stored"}"#)
+        .await;
+    assert_eq!(stored, 1.0, "the refused post was not stored");
+}
