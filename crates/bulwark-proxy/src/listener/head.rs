@@ -27,6 +27,11 @@ pub enum HeadError {
     PrefaceTimeout,
     #[error("the request head exceeds the size limit")]
     TooLarge,
+    /// Both `Content-Length` and `Transfer-Encoding`: two ways to find the body's end,
+    /// the classic request-smuggling shape. hyper would drop `Content-Length` and go on;
+    /// bulwark refuses instead (RFC 9112 §6.3 allows either).
+    #[error("the request head has both Content-Length and Transfer-Encoding")]
+    AmbiguousLength,
     #[error("reading the request head failed")]
     Io(#[source] std::io::Error),
 }
@@ -53,6 +58,9 @@ pub async fn read_start<R: AsyncRead + Unpin>(
             if let Some(at) = buf[from..].windows(4).position(|w| w == b"\r\n\r\n") {
                 if from + at + 4 > max_head {
                     return Err(HeadError::TooLarge);
+                }
+                if has_both_lengths(&buf[..from + at + 4]) {
+                    return Err(HeadError::AmbiguousLength);
                 }
                 return Ok(Start::Http1(buf));
             }
@@ -81,10 +89,34 @@ pub async fn read_start<R: AsyncRead + Unpin>(
     }
 }
 
+/// Whether a request head has both a `Content-Length` and a `Transfer-Encoding` field
+/// (names compared case-insensitively, at the start of a header line).
+fn has_both_lengths(head: &[u8]) -> bool {
+    let mut length = false;
+    let mut encoding = false;
+    for line in head.split(|b| *b == b'\n').skip(1) {
+        let name = line.split(|b| *b == b':').next().unwrap_or_default();
+        length |= name.eq_ignore_ascii_case(b"content-length");
+        encoding |= name.eq_ignore_ascii_case(b"transfer-encoding");
+    }
+    length && encoding
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use tokio::io::AsyncWriteExt;
+
+    #[test]
+    fn content_length_with_transfer_encoding_is_spotted_in_any_case() {
+        let both = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\ntransfer-ENCODING: chunked\r\n\r\n";
+        assert!(has_both_lengths(both));
+        let one = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+        assert!(!has_both_lengths(one));
+        // A value that mentions the other header is not the header.
+        let value = b"POST / HTTP/1.1\r\nX-Note: content-length\r\nContent-Length: 1\r\n\r\n";
+        assert!(!has_both_lengths(value));
+    }
 
     const SECOND: Duration = Duration::from_secs(1);
 

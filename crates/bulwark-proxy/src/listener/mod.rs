@@ -150,6 +150,12 @@ async fn serve_connection<S>(
             answer_and_close(stream, Problem::RequestHeadTooLarge).await;
             return;
         }
+        Err(HeadError::AmbiguousLength) => {
+            Rejection::MalformedRequest.record();
+            violation(ViolationKind::MalformedRequest);
+            answer_and_close(stream, Problem::MalformedRequest).await;
+            return;
+        }
         Err(HeadError::PrefaceTimeout) => {
             Rejection::Http2PrefaceTimeout.record();
             violation(ViolationKind::Http2PrefaceTimeout);

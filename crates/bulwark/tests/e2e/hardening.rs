@@ -337,13 +337,13 @@ upstream = "app"
     );
 }
 
-/// `Content-Length` with `Transfer-Encoding` is the one ambiguity hyper resolves rather
-/// than refuses, as RFC 9112 §6.3 lets an intermediary: the chunked framing wins,
-/// `Content-Length` is removed before forwarding, and the connection is closed after the
-/// answer. bulwark cannot see the removed header, so this documents what happens: the
-/// upstream gets one well-framed request, never the request hidden in the body.
+/// `Content-Length` with `Transfer-Encoding`: two ways to find where the body ends.
+/// On a connection's first request bulwark reads the raw head itself and refuses it with
+/// 400; on later requests hyper resolves it as RFC 9112 §6.3 allows (chunked wins,
+/// `Content-Length` is dropped, the connection closes after the answer). Either way the
+/// request hidden in the body never reaches the upstream.
 #[tokio::test]
-async fn content_length_with_chunked_is_forwarded_only_unambiguously() {
+async fn content_length_with_chunked_is_refused_or_forwarded_only_unambiguously() {
     let upstream = TestUpstream::start().await;
     let bulwark = Bulwark::start(&format!(
         r#"
@@ -356,15 +356,27 @@ upstream = "app"
 "#,
         upstream.url()
     ));
-    for payload in [
+    let both = [
         &b"POST /record HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\nGET /echo/smuggled HTTP/1.1\r\nHost: t\r\n\r\n"[..],
-        &b"POST /record HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nContent-Length: 40\r\n\r\n5\r\nhello\r\n0\r\n\r\nGET /echo/smuggled HTTP/1.1\r\nHost: t\r\n\r\n"[..],
-    ] {
-        let started = std::time::Instant::now();
+        &b"POST /record HTTP/1.1\r\nHost: t\r\ntransfer-encoding: chunked\r\ncontent-length: 40\r\n\r\n5\r\nhello\r\n0\r\n\r\nGET /echo/smuggled HTTP/1.1\r\nHost: t\r\n\r\n"[..],
+    ];
+    // First request on the connection: 400, nothing forwarded.
+    for payload in both {
         let raw = raw_exchange(bulwark.public, payload).await;
-        assert!(raw.starts_with("HTTP/1.1 204"), "{raw}");
+        assert!(raw.starts_with("HTTP/1.1 400"), "{raw}");
+        assert!(!raw.contains("smuggled"), "{raw}");
+    }
+    assert_eq!(upstream.served(), 0, "nothing reached the upstream");
+
+    // After a clean first request on the same connection: one well-framed request.
+    for payload in both {
+        let mut request = b"GET /echo/first HTTP/1.1\r\nHost: t\r\n\r\n".to_vec();
+        request.extend_from_slice(payload);
+        let started = std::time::Instant::now();
+        let raw = raw_exchange(bulwark.public, &request).await;
+        assert!(raw.contains("HTTP/1.1 204"), "{raw}");
         assert!(
-            !raw.contains("smuggled"),
+            !raw.contains("/echo/smuggled"),
             "the hidden request was not answered: {raw}"
         );
         assert!(
@@ -372,9 +384,13 @@ upstream = "app"
             "the connection is closed after the answer"
         );
     }
-    assert_eq!(upstream.served(), 2, "one request each, nothing hidden");
     for recorded in upstream.recorded() {
         assert!(recorded.headers.get("content-length").is_none());
         assert_eq!(recorded.body, "hello".as_bytes());
     }
+    assert_eq!(
+        upstream.recorded().len(),
+        2,
+        "one /record each, nothing hidden"
+    );
 }
