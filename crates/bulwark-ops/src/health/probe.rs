@@ -150,7 +150,7 @@ impl Probe {
                     .iter()
                     .find(|u| &u.name == upstream)
                     .ok_or_else(|| ProbeError::UnknownUpstream(upstream.clone()))?;
-                let client = reqwest::Client::builder()
+                let mut builder = reqwest::Client::builder()
                     // A health probe must reach the target itself, not an environment
                     // proxy, and judge the status the target gave, not a redirect's.
                     .no_proxy()
@@ -158,9 +158,17 @@ impl Probe {
                     // A fresh connection each time: a pooled one hides a target that
                     // stopped accepting new connections.
                     .pool_max_idle_per_host(0)
-                    .user_agent(concat!("bulwark-health/", env!("CARGO_PKG_VERSION")))
-                    .build()
-                    .map_err(|_| ProbeError::HttpClient)?;
+                    .user_agent(concat!("bulwark-health/", env!("CARGO_PKG_VERSION")));
+                // An upstream with its own CA is checked against that CA only, as the
+                // proxy does.
+                if let Some(ca) = &upstream.ca {
+                    builder = builder.tls_certs_only(
+                        ca.certs
+                            .iter()
+                            .filter_map(|der| reqwest::Certificate::from_der(der).ok()),
+                    );
+                }
+                let client = builder.build().map_err(|_| ProbeError::HttpClient)?;
                 let targets = upstream
                     .targets
                     .iter()
