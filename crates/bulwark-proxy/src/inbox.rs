@@ -41,6 +41,9 @@ pub struct Inbox {
     pub ordering_key: Option<FieldSource>,
     pub secrets: Vec<Vec<u8>>,
     pub max_body_bytes: usize,
+    /// The whole body must arrive within this (`timeouts.request_head`): without it, an
+    /// unauthenticated client could hold `max_body_bytes` per connection by trickling.
+    pub read_timeout: std::time::Duration,
     pub dedup_window_ms: i64,
     pub store: SqliteStore,
     /// Wakes the dispatcher after a commit, so delivery starts without polling.
@@ -64,7 +67,16 @@ pub async fn receive(
         return Err(Problem::PayloadTooLarge);
     }
     let (parts, body) = request.into_parts();
-    let body: Bytes = match Limited::new(body, inbox.max_body_bytes).collect().await {
+    let collected = tokio::time::timeout(
+        inbox.read_timeout,
+        Limited::new(body, inbox.max_body_bytes).collect(),
+    )
+    .await;
+    let Ok(collected) = collected else {
+        inbox.metrics.received("body_timeout");
+        return Err(Problem::RequestBodyTimeout);
+    };
+    let body: Bytes = match collected {
         Ok(collected) => collected.to_bytes(),
         Err(error)
             if error

@@ -44,8 +44,13 @@ impl Matcher {
         }
     }
 
+    /// `HEAD` is allowed wherever `GET` is (RFC 9110 §9.3.2): a GET-only route must not
+    /// let a HEAD fall through to a later, less protected route while frameworks run the
+    /// GET handler for it.
     fn method_matches(&self, method: &Method) -> bool {
-        self.methods.is_empty() || self.methods.contains(method)
+        self.methods.is_empty()
+            || self.methods.contains(method)
+            || (method == Method::HEAD && self.methods.contains(&Method::GET))
     }
 }
 

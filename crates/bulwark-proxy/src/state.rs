@@ -36,7 +36,7 @@ pub struct QueueHandle {
     pub waker: Arc<Notify>,
 }
 
-fn inbox_for(webhook: &Webhook, queue: &QueueHandle) -> Inbox {
+fn inbox_for(webhook: &Webhook, queue: &QueueHandle, read_timeout: std::time::Duration) -> Inbox {
     let scheme = match &webhook.scheme {
         WebhookScheme::Stripe => Scheme::Stripe(Stripe::default()),
         WebhookScheme::Github => Scheme::Github,
@@ -55,6 +55,7 @@ fn inbox_for(webhook: &Webhook, queue: &QueueHandle) -> Inbox {
         _ => None,
     };
     Inbox {
+        read_timeout,
         name: webhook.name.clone(),
         scheme,
         public_url,
@@ -176,7 +177,11 @@ impl ProxyState {
                         },
                         policy: webhook_policy(&route, webhook, policies)?,
                         request: None,
-                        action: RouteAction::Inbox(Arc::new(inbox_for(webhook, queue))),
+                        action: RouteAction::Inbox(Arc::new(inbox_for(
+                            webhook,
+                            queue,
+                            config.timeouts.request_head,
+                        ))),
                         metrics: Arc::new(RouteMetrics::new(&route)),
                     })
                 })

@@ -43,6 +43,20 @@ pub fn has_dot_segments(path: &str) -> bool {
 }
 
 /// `.`, `..`, or the same with dots written as `%2e` / `%2E`.
+/// Dot segments as backends will see them: `;` starts a path parameter that Tomcat,
+/// Jetty and Spring strip before resolving dots (the `..;/` bypass), and an encoded slash
+/// or a backslash (let through by `allow_encoded_slashes`) is a separator to backends
+/// that decode it (`..%2Fadmin`). `path` is normalised: escapes are upper-case.
+fn has_dot_segment(path: &str) -> bool {
+    path.split(['/', '\\'])
+        .flat_map(|part| part.split("%2F"))
+        .flat_map(|part| part.split("%5C"))
+        .any(|segment| {
+            let segment = segment.split(';').next().unwrap_or_default();
+            segment == "." || segment == ".."
+        })
+}
+
 fn is_dot_segment(segment: &str) -> bool {
     let bytes = segment.as_bytes();
     let mut dots = 0;
@@ -98,7 +112,7 @@ pub fn normalize_path(path: &str) -> Result<NormalizedPath<'_>, PathError> {
     // The common case has nothing to change: answer without allocating.
     let plain = !bytes.iter().any(|b| matches!(b, b'%' | b'\\')) && !path.contains("//");
     if plain {
-        if has_dot_segments(path) {
+        if has_dot_segment(path) {
             return Err(PathError::DotSegment);
         }
         return Ok(NormalizedPath {
@@ -152,10 +166,7 @@ pub fn normalize_path(path: &str) -> Result<NormalizedPath<'_>, PathError> {
             }
         }
     }
-    if out
-        .split('/')
-        .any(|segment| segment == "." || segment == "..")
-    {
+    if has_dot_segment(&out) {
         return Err(PathError::DotSegment);
     }
     let path = if out == path {
@@ -200,6 +211,30 @@ pub fn with_path(uri: &http::Uri, path: &str) -> Option<http::Uri> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dot_segments_hidden_behind_parameters_or_encoded_slashes_are_found() {
+        for path in [
+            "/public/..;/admin",
+            "/public/.;x/admin",
+            "/files/..%2Fadmin",
+            "/files/..%5Cadmin",
+            "/files\\..\\admin",
+            "/a/..",
+        ] {
+            assert!(has_dot_segment(path), "{path}");
+        }
+        for path in [
+            "/a/b;c",
+            "/a/...",
+            "/a/.well-known",
+            "/a/b%2Fc",
+            "/a;/b",
+            "/..a",
+        ] {
+            assert!(!has_dot_segment(path), "{path}");
+        }
+    }
 
     fn req(uri: &str, version: Version, hosts: &[&str]) -> Request<()> {
         let mut b = Request::builder().uri(uri).version(version);

@@ -29,8 +29,34 @@ pub const X_AUTH_SUBJECT: HeaderName = HeaderName::from_static("x-auth-subject")
 pub const X_AUTH_ROLES: HeaderName = HeaderName::from_static("x-auth-roles");
 pub const X_AUTH_PLAN: HeaderName = HeaderName::from_static("x-auth-plan");
 
+/// Header names an app must be able to trust. Their underscore spellings are removed
+/// too: WSGI, Rack and other CGI-style servers turn `X_Auth_Subject` and
+/// `X-Auth-Subject` into the same variable, so a client could otherwise smuggle one in.
+const PROTECTED: [&str; 9] = [
+    "x-auth-subject",
+    "x-auth-roles",
+    "x-auth-plan",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "x-forwarded-port",
+    "x-real-ip",
+    "x-request-id",
+];
+
 pub fn strip_identity_headers(headers: &mut HeaderMap) {
     for name in [X_AUTH_SUBJECT, X_AUTH_ROLES, X_AUTH_PLAN] {
+        headers.remove(name);
+    }
+    let aliases: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| {
+            let name = name.as_str();
+            name.contains('_') && PROTECTED.contains(&name.replace('_', "-").as_str())
+        })
+        .cloned()
+        .collect();
+    for name in aliases {
         headers.remove(name);
     }
 }
@@ -184,5 +210,32 @@ fn set_identity_headers(headers: &mut HeaderMap, identity: &Identity) {
         && let Ok(v) = HeaderValue::from_str(plan)
     {
         headers.insert(X_AUTH_PLAN, v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn underscore_spellings_of_trusted_headers_are_removed_too() {
+        let mut headers = HeaderMap::new();
+        for name in [
+            "x-auth-subject",
+            "x_auth_subject",
+            "x_auth-roles",
+            "x_forwarded_for",
+            "x_real_ip",
+            "x_request_id",
+            "x_custom_header",
+        ] {
+            headers.insert(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_static("forged"),
+            );
+        }
+        strip_identity_headers(&mut headers);
+        let left: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
+        assert_eq!(left, ["x_custom_header"], "other underscore headers stay");
     }
 }

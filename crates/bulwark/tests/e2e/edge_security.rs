@@ -113,6 +113,13 @@ plans = {{ pro = "4/min" }}
 on_backend_error = "local"
 
 [[routes]]
+name = "profile"
+path_prefix = "/echo/profile"
+methods = ["GET"]
+upstream = "app"
+auth = "users"
+
+[[routes]]
 name = "trial"
 path_prefix = "/echo/trial"
 upstream = "app"
@@ -463,4 +470,42 @@ async fn a_reload_keeps_the_limits_spent() {
     bulwark.signal("HUP");
     assert!(bulwark.wait_for_output("Config reloaded.", std::time::Duration::from_secs(10)));
     assert_eq!(get(&bulwark, "/echo/login", &[]).await.status, 429);
+}
+
+/// Review findings, as an attacker would try them: underscore spellings of identity
+/// headers, a HEAD past a GET-only protected route, `..;/` and encoded-slash traversal.
+#[tokio::test]
+async fn header_method_and_path_tricks_do_not_get_past_a_route() {
+    let upstream = TestUpstream::start().await;
+    let bulwark = start(&upstream, "", None);
+
+    let answer = get(
+        &bulwark,
+        "/echo/open",
+        &[("x_auth_subject", "root"), ("x_forwarded_for", "10.0.0.1")],
+    )
+    .await;
+    assert_eq!(answer.status, 200);
+    let seen = answer.json["headers"].as_object().unwrap();
+    assert!(
+        !seen.keys().any(|k| k.contains('_')),
+        "underscore spellings reach the app: {seen:?}"
+    );
+
+    // HEAD on a GET-only protected route is that route's, not the open catch-all's.
+    let head = reqwest::Client::new()
+        .head(bulwark.url("/echo/profile/me"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), 401);
+
+    for path in ["/echo/open/..;/profile/me", "/echo/open/..%2Fprofile/me"] {
+        let raw = crate::support::raw_exchange(
+            bulwark.public,
+            format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await;
+        assert!(raw.starts_with("HTTP/1.1 400"), "{path}: {raw}");
+    }
 }

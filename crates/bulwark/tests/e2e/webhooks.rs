@@ -523,3 +523,54 @@ rate = "2/min"
         .await;
     assert_eq!(stored, 1.0, "the refused post was not stored");
 }
+
+/// A webhook body must arrive within `timeouts.request_head`: a client trickling a large
+/// body (before any signature can be checked) gets 408 instead of holding memory.
+#[tokio::test]
+async fn a_trickled_webhook_body_times_out_with_408() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let upstream = TestUpstream::start().await;
+    let bulwark = Bulwark::start_with(
+        &format!(
+            r#"
+[timeouts]
+request_head = "300ms"
+
+[signing]
+key = "${{SIGNING_KEY}}"
+
+[[webhooks]]
+name = "github"
+path = "/webhooks/github"
+scheme = "github"
+secrets = ["${{GITHUB_SECRET}}"]
+destination = "{}/record"
+"#,
+            upstream.url()
+        ),
+        Options {
+            env: vec![
+                ("SIGNING_KEY", SIGNING_KEY.to_string()),
+                ("GITHUB_SECRET", GITHUB_SECRET.to_string()),
+            ],
+        },
+    );
+    let mut stream = tokio::net::TcpStream::connect(bulwark.public)
+        .await
+        .unwrap();
+    stream
+        .write_all(b"POST /webhooks/github HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n{\"partial\":")
+        .await
+        .unwrap();
+    // Nothing more is sent; the answer must come by itself.
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "no answer to a stalled body");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    let counted = bulwark
+        .sample(r#"bulwark_webhooks_received_total{webhook="github",outcome="body_timeout"}"#)
+        .await;
+    assert_eq!(counted, 1.0);
+}

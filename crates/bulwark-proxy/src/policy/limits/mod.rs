@@ -144,7 +144,7 @@ impl CompiledLimit {
         limiters: &Limiters,
     ) -> Verdict {
         let value: String = match &self.key {
-            LimitKey::Ip => client_ip.to_string(),
+            LimitKey::Ip => ip_key(client_ip),
             LimitKey::Route => String::new(),
             LimitKey::User | LimitKey::ApiKey => match identity {
                 Some(identity) => identity.subject.clone(),
@@ -220,6 +220,21 @@ impl CompiledLimit {
     }
 }
 
+/// The key of a per-IP limit. An IPv6 client is counted per /64: one customer line gets
+/// a whole /64, so per address it could rotate through 2^64 fresh budgets.
+fn ip_key(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map_or(ip.to_string(), |v4| v4.to_string()),
+        IpAddr::V4(_) => ip.to_string(),
+    }
+}
+
 /// A header value as a limiter key: as is when short, else its SHA-256, so a client
 /// cannot grow the limiter's memory with huge values.
 fn short(value: &[u8]) -> String {
@@ -232,3 +247,20 @@ fn short(value: &[u8]) -> String {
 
 /// Shares of the shared state for tests and wiring.
 pub type SharedLimiters = Arc<Limiters>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_clients_share_a_budget_per_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff:1:2:3".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(ip_key(a), "2001:db8:1:2::/64");
+        assert_eq!(ip_key(a), ip_key(b));
+        assert_ne!(ip_key(a), ip_key(other));
+        assert_eq!(ip_key("192.0.2.7".parse().unwrap()), "192.0.2.7");
+        assert_eq!(ip_key("::ffff:192.0.2.7".parse().unwrap()), "192.0.2.7");
+    }
+}
