@@ -36,6 +36,19 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
         if keep_upgrade && name == header::UPGRADE {
             continue;
         }
+        // End-to-end fields a client must not be able to hide from bulwark's own checks
+        // (the declared body size, its type, the credentials, the target) by naming them
+        // in `Connection`.
+        if [
+            header::CONTENT_LENGTH,
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            header::HOST,
+        ]
+        .contains(&name)
+        {
+            continue;
+        }
         headers.remove(&name);
     }
     for name in [

@@ -21,14 +21,55 @@ pub fn normalize_host<B>(request: &mut Request<B>) -> Result<(), Problem> {
         return Err(Problem::BadHost);
     }
     if let Some(authority) = request.uri().authority() {
+        // `user@host`: bulwark would route on the host while the app reads the whole
+        // authority from `Host`.
+        if authority.as_str().contains('@') {
+            return Err(Problem::BadHost);
+        }
         let value = HeaderValue::from_str(authority.as_str()).map_err(|_| Problem::BadHost)?;
         request.headers_mut().insert(header::HOST, value);
-        return Ok(());
+    } else if hosts == 0 {
+        return match request.version() {
+            Version::HTTP_11 => Err(Problem::BadHost),
+            _ => Ok(()),
+        };
     }
-    if hosts == 0 && request.version() == Version::HTTP_11 {
-        return Err(Problem::BadHost);
+    // `admin.example.com.` is the same name as `admin.example.com` to DNS and to most
+    // apps; without its dot it matches the routes written for that name.
+    let trimmed = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .and_then(without_trailing_dot);
+    if let Some(trimmed) = trimmed {
+        let value = HeaderValue::from_str(&trimmed).map_err(|_| Problem::BadHost)?;
+        request.headers_mut().insert(header::HOST, value);
+        if request.uri().authority().is_some() {
+            let mut parts = request.uri().clone().into_parts();
+            parts.authority = Some(trimmed.parse().map_err(|_| Problem::BadHost)?);
+            *request.uri_mut() = http::Uri::from_parts(parts).map_err(|_| Problem::BadHost)?;
+        }
     }
     Ok(())
+}
+
+/// `host.` or `host.:port` without the root dot; `None` when there is none to remove.
+fn without_trailing_dot(host: &str) -> Option<String> {
+    if host.starts_with('[') {
+        return None;
+    }
+    let (name, port) = match host.rsplit_once(':') {
+        Some((name, port)) => (name, Some(port)),
+        None => (host, None),
+    };
+    let name = name.strip_suffix('.')?;
+    if name.is_empty() {
+        return None;
+    }
+    Some(match port {
+        Some(port) => format!("{name}:{port}"),
+        None => name.to_string(),
+    })
 }
 
 /// True when the path has `.` or `..` segments, also percent-encoded (`%2e`). Backends
@@ -211,6 +252,33 @@ pub fn with_path(uri: &http::Uri, path: &str) -> Option<http::Uri> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_trailing_dot_host_is_the_same_host() {
+        assert_eq!(
+            without_trailing_dot("admin.example.com.").as_deref(),
+            Some("admin.example.com")
+        );
+        assert_eq!(
+            without_trailing_dot("a.example.:8080").as_deref(),
+            Some("a.example:8080")
+        );
+        assert_eq!(without_trailing_dot("a.example"), None);
+        assert_eq!(without_trailing_dot("."), None);
+        assert_eq!(without_trailing_dot("[::1]:80"), None);
+        let mut request = Request::builder()
+            .uri("http://admin.example.com.:8080/x")
+            .body(())
+            .unwrap();
+        normalize_host(&mut request).unwrap();
+        assert_eq!(request.headers()[header::HOST], "admin.example.com:8080");
+        assert_eq!(request.uri().host(), Some("admin.example.com"));
+        let mut userinfo = Request::builder()
+            .uri("http://user@admin.internal/x")
+            .body(())
+            .unwrap();
+        assert_eq!(normalize_host(&mut userinfo), Err(Problem::BadHost));
+    }
 
     #[test]
     fn dot_segments_hidden_behind_parameters_or_encoded_slashes_are_found() {
