@@ -33,10 +33,22 @@ fn start(upstream: &TestUpstream) -> Bulwark {
 
 /// The GitHub webhook delivering to `upstream`'s `/record`, run under `wrapper`.
 fn start_under(wrapper: &[&str], upstream: &TestUpstream) -> Bulwark {
+    start_configured(wrapper, upstream, "", "")
+}
+
+/// The same webhook with `before` ahead of it (top-level tables such as `[timeouts]`)
+/// and `after` following its table (`[[webhooks.limits]]`, ...).
+fn start_configured(
+    wrapper: &[&str],
+    upstream: &TestUpstream,
+    before: &str,
+    after: &str,
+) -> Bulwark {
     Bulwark::start_under(
         wrapper,
         &format!(
             r#"
+{before}
 [signing]
 key = "${{SIGNING_KEY}}"
 
@@ -48,6 +60,7 @@ secrets = ["${{GITHUB_SECRET}}"]
 destination = "{}/record"
 forward_headers = ["x-github-event"]
 retry_schedule = ["0ms", "50ms", "50ms"]
+{after}
 "#,
             upstream.url()
         ),
@@ -486,31 +499,11 @@ async fn a_store_that_cannot_write_fails_readiness_and_answers_503_until_it_reco
 #[tokio::test]
 async fn a_webhook_path_is_rate_limited_per_address_before_its_signature() {
     let upstream = TestUpstream::start().await;
-    let bulwark = Bulwark::start_with(
-        &format!(
-            r#"
-[signing]
-key = "${{SIGNING_KEY}}"
-
-[[webhooks]]
-name = "github"
-path = "/webhooks/github"
-scheme = "github"
-secrets = ["${{GITHUB_SECRET}}"]
-destination = "{}/record"
-[[webhooks.limits]]
-name = "github"
-key = "ip"
-rate = "2/min"
-"#,
-            upstream.url()
-        ),
-        Options {
-            env: vec![
-                ("SIGNING_KEY", SIGNING_KEY.to_string()),
-                ("GITHUB_SECRET", GITHUB_SECRET.to_string()),
-            ],
-        },
+    let bulwark = start_configured(
+        &[],
+        &upstream,
+        "",
+        "[[webhooks.limits]]\nname = \"github\"\nkey = \"ip\"\nrate = \"2/min\"",
     );
     let body = r#"{"n":1}"#;
     let signature = github_signature(body.as_bytes());
@@ -531,31 +524,7 @@ async fn a_trickled_webhook_body_times_out_with_408() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     let upstream = TestUpstream::start().await;
-    let bulwark = Bulwark::start_with(
-        &format!(
-            r#"
-[timeouts]
-request_head = "300ms"
-
-[signing]
-key = "${{SIGNING_KEY}}"
-
-[[webhooks]]
-name = "github"
-path = "/webhooks/github"
-scheme = "github"
-secrets = ["${{GITHUB_SECRET}}"]
-destination = "{}/record"
-"#,
-            upstream.url()
-        ),
-        Options {
-            env: vec![
-                ("SIGNING_KEY", SIGNING_KEY.to_string()),
-                ("GITHUB_SECRET", GITHUB_SECRET.to_string()),
-            ],
-        },
-    );
+    let bulwark = start_configured(&[], &upstream, "[timeouts]\nrequest_head = \"300ms\"", "");
     let mut stream = tokio::net::TcpStream::connect(bulwark.public)
         .await
         .unwrap();
