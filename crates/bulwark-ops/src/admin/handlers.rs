@@ -199,9 +199,7 @@ pub(super) async fn replay_message(
             .map_err(store_error("replay a dead letter"))?
         {
             ReplayOutcome::Replayed => {
-                if let Some(waker) = &state.waker {
-                    waker.notify_one();
-                }
+                state.wake_dispatcher();
                 DeadLettersChanged {
                     token: caller.name(),
                     action: "replay",
@@ -324,9 +322,7 @@ pub(super) async fn resume_destination(
         {
             return Err(AdminProblem::NotPaused);
         }
-        if let Some(waker) = &state.waker {
-            waker.notify_one();
-        }
+        state.wake_dispatcher();
         DestinationResumed {
             token: caller.name(),
             destination: &name,

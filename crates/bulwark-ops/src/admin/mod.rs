@@ -57,6 +57,15 @@ pub struct AdminState {
     pub bus: Option<bulwark_events::Bus>,
 }
 
+impl AdminState {
+    /// After a replay or a resume: deliver now, not at the dispatcher's next idle check.
+    fn wake_dispatcher(&self) {
+        if let Some(waker) = &self.waker {
+            waker.notify_one();
+        }
+    }
+}
+
 /// The admin API's routes, to be merged into the ops router.
 pub fn router(state: AdminState) -> Router {
     Router::new()
