@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The test command. Installs what is missing (Debian packages), starts a throwaway
-# PostgreSQL and Redis on loopback, runs the whole suite with cargo nextest against them,
-# and stops them again, whatever happens.
+# PostgreSQL, Redis and SMTP sink (aiosmtpd) on loopback, runs the whole suite with cargo
+# nextest against them, and stops them again, whatever happens.
 #
 #   bash scripts/test.sh                      # the whole workspace
 #   bash scripts/test.sh -p bulwark-testkit   # extra arguments go to `cargo nextest run`
 #
 # Tests reach the shared services through BULWARK_TEST_DATABASE_URL and
-# BULWARK_TEST_REDIS_URL (see crates/bulwark-testkit); PostgreSQL's programs (initdb,
+# BULWARK_TEST_REDIS_URL (see crates/bulwark-testkit), the SMTP sink through
+# BULWARK_TEST_SMTP_ADDR (host:port) and BULWARK_TEST_SMTP_MAILDIR (a Maildir holding every
+# mail it received); headless Chromium is /usr/bin/chromium. PostgreSQL's programs (initdb,
 # postgres, pg_ctl) are put on PATH for tests that start a server of their own.
 set -euo pipefail
 
@@ -52,6 +54,8 @@ install_missing() {
     command -v promtool >/dev/null || missing+=(prometheus)
     command -v runuser >/dev/null || missing+=(util-linux)
     command -v strace >/dev/null || missing+=(strace)
+    command -v chromium >/dev/null || missing+=(chromium)
+    python3 -c 'import aiosmtpd' >/dev/null 2>&1 || missing+=(python3-aiosmtpd)
 
     if [ ${#missing[@]} -eq 0 ]; then
         say "Packages: all present."
@@ -80,6 +84,7 @@ WORK=""         # temporary folder for both services
 PG_BIN=""       # PostgreSQL's server programs
 PG_STARTED=""   # set once pg_ctl started the postmaster
 REDIS_PID=""
+SMTP_PID=""
 
 # Runs a PostgreSQL program as the postgres user when we are root (it refuses root).
 as_pg() {
@@ -107,6 +112,11 @@ free_port() {
 # shellcheck disable=SC2317 # runs from the EXIT trap
 stop_services() {
     set +e
+    if [ -n "$SMTP_PID" ]; then
+        kill "$SMTP_PID" 2>/dev/null
+        wait "$SMTP_PID" 2>/dev/null
+        SMTP_PID=""
+    fi
     if [ -n "$REDIS_PID" ]; then
         kill "$REDIS_PID" 2>/dev/null
         wait "$REDIS_PID" 2>/dev/null
@@ -171,6 +181,24 @@ start_redis() {
     fi
 }
 
+# shellcheck disable=SC2317 # runs through wait_until
+smtp_answers() {
+    kill -0 "$SMTP_PID" 2>/dev/null && (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# aiosmtpd's Mailbox handler writes every received mail into a Maildir.
+start_smtp() {
+    local port=$1
+    mkdir -p "$WORK/maildir"
+    python3 -m aiosmtpd -n -l "127.0.0.1:$port" -c aiosmtpd.handlers.Mailbox "$WORK/maildir" \
+        >"$WORK/smtp.log" 2>&1 </dev/null &
+    SMTP_PID=$!
+    if ! wait_until smtp_answers "$port"; then
+        cat "$WORK/smtp.log" >&2
+        die "the SMTP sink did not listen on 127.0.0.1:$port within ${READY_TIMEOUT}s (log above)"
+    fi
+}
+
 # --- Main ---------------------------------------------------------------------------
 
 if ! command -v cargo >/dev/null && [ -x "$HOME/.cargo/bin/cargo" ]; then
@@ -199,11 +227,18 @@ redis_port=$(free_port)
 say "Starting Redis ($(command -v redis-server)) on 127.0.0.1:$redis_port..."
 start_redis "$redis_port"
 
+smtp_port=$(free_port)
+say "Starting the SMTP sink (aiosmtpd) on 127.0.0.1:$smtp_port..."
+start_smtp "$smtp_port"
+
+export BULWARK_TEST_SMTP_ADDR="127.0.0.1:$smtp_port"
+export BULWARK_TEST_SMTP_MAILDIR="$WORK/maildir"
 export BULWARK_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$pg_port/postgres"
 export BULWARK_TEST_REDIS_URL="redis://127.0.0.1:$redis_port/"
 say "Services up: packages $((installed - started))s, start $((SECONDS - installed))s."
 say "BULWARK_TEST_DATABASE_URL=$BULWARK_TEST_DATABASE_URL"
 say "BULWARK_TEST_REDIS_URL=$BULWARK_TEST_REDIS_URL"
+say "BULWARK_TEST_SMTP_ADDR=$BULWARK_TEST_SMTP_ADDR (Maildir $BULWARK_TEST_SMTP_MAILDIR)"
 
 # The whole workspace unless the caller chose packages.
 scope=(--workspace)

@@ -6,13 +6,17 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::admin::{AdminConfig, AdminToken};
+use crate::alerts::{Alerts, AlertsConfig};
 use crate::auth::{Auth, AuthConfig};
 use crate::checks::{Check, CheckConfig};
 use crate::limits::{RateLimit, RateLimitConfig};
 use crate::listen::{EdgeTimeouts, Listen, ListenConfig, Proxy, ProxyConfig, TimeoutsConfig};
+use crate::monitors::{Monitor, MonitorConfig};
+use crate::notifiers::{Notifier, NotifierConfig};
 use crate::problems::Problems;
 use crate::routes::{Route, RouteConfig};
 use crate::secret::{self, Secret, SecretKind, SecretRef};
+use crate::status_page::{Maintenance, MaintenanceConfig, StatusPage, StatusPageConfig};
 use crate::store::{Store, StoreConfig};
 use crate::telemetry::{AuditConfig, LogConfig};
 use crate::upstreams::{Upstream, UpstreamConfig};
@@ -56,6 +60,16 @@ pub struct BulwarkConfig {
     pub auth: AuthConfig,
     #[serde(default)]
     pub rate_limit: RateLimitConfig,
+    #[serde(default)]
+    pub monitors: Vec<MonitorConfig>,
+    #[serde(default)]
+    pub notifiers: Vec<NotifierConfig>,
+    #[serde(default)]
+    pub alerts: AlertsConfig,
+    #[serde(default)]
+    pub status_page: StatusPageConfig,
+    #[serde(default)]
+    pub maintenance: Vec<MaintenanceConfig>,
 }
 
 fn default_data_dir() -> String {
@@ -90,6 +104,11 @@ pub struct ValidatedConfig {
     pub rate_limit: RateLimit,
     /// bulwark's key for signing deliveries; present whenever webhooks are configured.
     pub signing_key: Option<Secret>,
+    pub monitors: Vec<Monitor>,
+    pub notifiers: Vec<Notifier>,
+    pub alerts: Alerts,
+    pub status_page: StatusPage,
+    pub maintenance: Vec<Maintenance>,
 }
 
 impl ValidatedConfig {
@@ -105,6 +124,24 @@ impl ValidatedConfig {
         }
         if let crate::limits::RateLimitBackend::Redis { url } = &self.rate_limit.backend {
             out.push(url);
+        }
+        for monitor in &self.monitors {
+            match &monitor.kind {
+                crate::monitors::MonitorKind::Http { url, .. }
+                | crate::monitors::MonitorKind::Postgres { url }
+                | crate::monitors::MonitorKind::Redis { url } => out.push(url),
+                crate::monitors::MonitorKind::Tcp { .. } => {}
+            }
+        }
+        for notifier in &self.notifiers {
+            match &notifier.kind {
+                crate::notifiers::NotifierKind::Webhook { url }
+                | crate::notifiers::NotifierKind::Slack { url } => out.push(url),
+                crate::notifiers::NotifierKind::Email { password, .. } => {
+                    out.extend(password.iter())
+                }
+                crate::notifiers::NotifierKind::Sms { auth_token, .. } => out.push(auth_token),
+            }
         }
         for check in &self.checks {
             match &check.kind {
@@ -228,6 +265,37 @@ impl BulwarkConfig {
             }
             None => None,
         };
+        let monitors: Vec<Monitor> = self
+            .monitors
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                m.validate(
+                    &format!("monitors[{i}]"),
+                    &upstreams,
+                    secrets,
+                    &mut problems,
+                )
+            })
+            .collect();
+        let monitor_names: Vec<&str> = monitors.iter().map(|m| m.name.as_str()).collect();
+        report_duplicates("monitors", &monitor_names, &mut problems);
+        let notifiers: Vec<Notifier> = self
+            .notifiers
+            .iter()
+            .enumerate()
+            .map(|(i, n)| n.validate(&format!("notifiers[{i}]"), secrets, &mut problems))
+            .collect();
+        let notifier_names: Vec<&str> = notifiers.iter().map(|n| n.name.as_str()).collect();
+        report_duplicates("notifiers", &notifier_names, &mut problems);
+        let alerts = self.alerts.validate(&notifier_names, &mut problems);
+        let status_page = self.status_page.validate(&mut problems);
+        let maintenance: Vec<Maintenance> = self
+            .maintenance
+            .iter()
+            .enumerate()
+            .map(|(i, m)| m.validate(&format!("maintenance[{i}]"), &monitor_names, &mut problems))
+            .collect();
         if self.log.level.trim().is_empty() {
             problems.error("log.level", "expected a level such as \"info\"");
         }
@@ -268,6 +336,11 @@ impl BulwarkConfig {
             auth,
             rate_limit,
             signing_key,
+            monitors,
+            notifiers,
+            alerts,
+            status_page,
+            maintenance,
         };
         (Some(config), problems)
     }

@@ -2,6 +2,7 @@
 //! file/line/key errors, validation into `Validated*` types, and [`Secret`].
 
 pub mod admin;
+pub mod alerts;
 pub mod auth;
 pub mod breaker;
 pub mod checks;
@@ -10,10 +11,13 @@ pub mod duration;
 pub mod limits;
 pub mod listen;
 mod load;
+pub mod monitors;
 mod names;
+pub mod notifiers;
 pub mod problems;
 pub mod routes;
 pub mod secret;
+pub mod status_page;
 pub mod store;
 pub mod telemetry;
 pub mod tls;
@@ -21,6 +25,8 @@ pub mod upstreams;
 pub mod webhooks;
 
 pub use config::{BulwarkConfig, DemoConfig, SecretResolver, ValidatedConfig};
-pub use load::{LoadError, Loaded, load_file, load_str};
+pub use load::{
+    ExtraCheck, LoadError, Loaded, load_file, load_file_checked, load_str, load_str_checked,
+};
 pub use problems::Problem;
 pub use secret::Secret;

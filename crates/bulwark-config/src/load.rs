@@ -48,14 +48,24 @@ pub struct Loaded {
     pub warnings: Vec<Problem>,
 }
 
+/// Checks that need crates above the config (monitor conditions, metric families): given
+/// the validated config, returns `(key path, message)` for each problem, which is then
+/// located and reported like any other.
+pub type ExtraCheck<'a> = &'a dyn Fn(&ValidatedConfig) -> Vec<(String, String)>;
+
 /// Reads, parses and validates `path`, resolving secrets from the process environment.
 pub fn load_file(path: &Path) -> Result<Loaded, LoadError> {
+    load_file_checked(path, &|_| Vec::new())
+}
+
+/// [`load_file`] plus the caller's own checks.
+pub fn load_file_checked(path: &Path, extra: ExtraCheck<'_>) -> Result<Loaded, LoadError> {
     let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
         path: path.to_path_buf(),
         source,
     })?;
     let env = |name: &str| std::env::var(name).ok();
-    load_str(&text, path, &env)
+    load_str_checked(&text, path, &env, extra)
 }
 
 /// Parses and validates `text`; `file` only names it in messages.
@@ -63,6 +73,16 @@ pub fn load_str(
     text: &str,
     file: &Path,
     env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Loaded, LoadError> {
+    load_str_checked(text, file, env, &|_| Vec::new())
+}
+
+/// [`load_str`] plus the caller's own checks.
+pub fn load_str_checked(
+    text: &str,
+    file: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+    extra: ExtraCheck<'_>,
 ) -> Result<Loaded, LoadError> {
     let invalid = |problems| LoadError::Invalid {
         file: file.to_path_buf(),
@@ -79,7 +99,15 @@ pub fn load_str(
         base_dir: Path::new(""),
         env,
     };
-    let (config, mut problems) = raw.validate(&mut secrets);
+    let (mut config, mut problems) = raw.validate(&mut secrets);
+    if let Some(validated) = &config {
+        for (path, message) in extra(validated) {
+            problems.error(path, message);
+        }
+        if !problems.errors.is_empty() {
+            config = None;
+        }
+    }
     for p in problems
         .errors
         .iter_mut()

@@ -49,6 +49,32 @@ pub enum BusEvent {
         target: Option<String>,
         count: u64,
     },
+    /// An uptime monitor crossed its failures-before-down threshold.
+    MonitorDown {
+        monitor: String,
+        /// Why the last check failed (a condition, a timeout, a refused connection).
+        reason: String,
+    },
+    /// A down monitor passed its successes-before-up threshold.
+    MonitorUp {
+        monitor: String,
+    },
+    /// An alert started firing (after silences and maintenance were applied).
+    AlertFiring {
+        alertname: String,
+        severity: String,
+        fingerprint: String,
+    },
+    AlertResolved {
+        alertname: String,
+        fingerprint: String,
+    },
+    /// A notification could not be delivered (retried, expired or sent by fallback).
+    /// Alert rules never match events about notification delivery: no loops.
+    NotificationFailed {
+        notifier: String,
+        reason: String,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -120,6 +146,11 @@ impl BusEvent {
             BusEvent::RateLimitBackendUnavailable => "rate_limit_backend_unavailable",
             BusEvent::RateLimitBackendRecovered => "rate_limit_backend_recovered",
             BusEvent::AdminAction { .. } => "admin_action",
+            BusEvent::MonitorDown { .. } => "monitor_down",
+            BusEvent::MonitorUp { .. } => "monitor_up",
+            BusEvent::AlertFiring { .. } => "alert_firing",
+            BusEvent::AlertResolved { .. } => "alert_resolved",
+            BusEvent::NotificationFailed { .. } => "notification_failed",
         }
     }
 }

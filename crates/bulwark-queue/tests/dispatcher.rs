@@ -514,6 +514,21 @@ async fn messages_for_an_unknown_destination_are_dead_lettered() {
 }
 
 #[tokio::test]
+async fn notifications_are_left_to_their_own_worker() {
+    let receiver = Receiver::start(vec![], 200).await;
+    let h = Harness::start(vec![destination(&receiver)]);
+    let notification = h.send("notify:ops", b"alert").await;
+    let unknown = h.send("nobody", b"lost").await;
+    // The sweep that dead-letters the unknown destination has passed the notification.
+    h.wait_until(unknown, |m| m.state == MessageState::Dead).await;
+    let kept = h.store.get(notification).await.unwrap().unwrap();
+    assert_eq!(kept.state, MessageState::Pending);
+    assert_eq!(kept.attempts, 0);
+    assert!(receiver.got().is_empty());
+    h.stop().await;
+}
+
+#[tokio::test]
 async fn a_burst_is_delivered_under_a_concurrency_limit() {
     let receiver = Receiver::start(vec![], 200).await;
     let mut dest = destination(&receiver);

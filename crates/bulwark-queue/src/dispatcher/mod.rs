@@ -37,6 +37,11 @@ pub use delivery::{
 };
 pub use worker::{Dispatcher, DispatcherStats};
 
+/// Destinations named with this prefix hold alert notifications (`notify:<notifier>`).
+/// Configured names cannot contain `:`, so the prefix never collides with a webhook's
+/// destination; this dispatcher leaves those messages to the notification worker.
+pub const NOTIFICATION_DESTINATION_PREFIX: &str = "notify:";
+
 /// One receiving app, as the dispatcher needs it (validated elsewhere).
 #[derive(Clone)]
 pub struct Destination {

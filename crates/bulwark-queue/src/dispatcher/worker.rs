@@ -530,7 +530,10 @@ impl<S: Leases + Pauses> Shared<S> {
     async fn dead_letter_unknown(&self, now_ms: i64) -> Result<(), StoreError> {
         let lease_ms = duration_ms(self.options.lease_margin);
         for destination in self.store.undelivered_destinations().await? {
-            if self.names.contains(&destination) {
+            // Notifications share the store but have their own worker (bulwark-notify).
+            if self.names.contains(&destination)
+                || destination.starts_with(super::NOTIFICATION_DESTINATION_PREFIX)
+            {
                 continue;
             }
             let list = [destination];

@@ -1,0 +1,229 @@
+//! The public status page (`[status_page]`) and maintenance windows (`[[maintenance]]`).
+//! Only monitors marked `public = true` appear on the page; nothing else about bulwark
+//! is shown there.
+
+use serde::Deserialize;
+
+use crate::problems::Problems;
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusPageConfig {
+    #[serde(default = "default_enabled")]
+    pub enabled: bool,
+    #[serde(default = "default_title")]
+    pub title: String,
+    pub logo_url: Option<String>,
+    /// Where the page is served on the public listener; `<path>.json` and
+    /// `<path>/badge/<monitor>.svg` next to it.
+    #[serde(default = "default_path")]
+    pub path: String,
+}
+
+impl Default for StatusPageConfig {
+    fn default() -> Self {
+        Self {
+            enabled: default_enabled(),
+            title: default_title(),
+            logo_url: None,
+            path: default_path(),
+        }
+    }
+}
+
+fn default_enabled() -> bool {
+    true
+}
+fn default_title() -> String {
+    "Service status".into()
+}
+fn default_path() -> String {
+    "/status".into()
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatusPage {
+    pub enabled: bool,
+    pub title: String,
+    pub logo_url: Option<String>,
+    pub path: String,
+}
+
+impl StatusPageConfig {
+    pub(crate) fn validate(&self, problems: &mut Problems) -> StatusPage {
+        if !self.path.starts_with('/') || self.path.len() < 2 || self.path.ends_with('/') {
+            problems.error(
+                "status_page.path",
+                "must start with '/', have a name and not end with '/'",
+            );
+        }
+        if let Some(logo) = &self.logo_url
+            && !(logo.starts_with("https://")
+                || logo.starts_with("http://")
+                || logo.starts_with('/'))
+        {
+            problems.error(
+                "status_page.logo_url",
+                "must be an http(s) URL or a path starting with '/'",
+            );
+        }
+        StatusPage {
+            enabled: self.enabled,
+            title: self.title.clone(),
+            logo_url: self.logo_url.clone(),
+            path: self.path.clone(),
+        }
+    }
+}
+
+/// A planned window: shown on the status page, and alerts about its monitors are muted.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaintenanceConfig {
+    pub name: String,
+    /// RFC 3339, e.g. `2026-12-01T02:00:00Z`.
+    pub starts: String,
+    pub ends: String,
+    /// Monitors under maintenance; empty means every monitor (and every alert).
+    #[serde(default)]
+    pub monitors: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Maintenance {
+    pub name: String,
+    pub starts_ms: i64,
+    pub ends_ms: i64,
+    pub monitors: Vec<String>,
+}
+
+impl MaintenanceConfig {
+    pub(crate) fn validate(
+        &self,
+        path: &str,
+        monitor_names: &[&str],
+        problems: &mut Problems,
+    ) -> Maintenance {
+        let mut time = |key: &str, text: &str| match parse_rfc3339_ms(text) {
+            Some(ms) => ms,
+            None => {
+                problems.error(
+                    format!("{path}.{key}"),
+                    "expected an RFC 3339 time such as 2026-12-01T02:00:00Z",
+                );
+                0
+            }
+        };
+        let starts_ms = time("starts", &self.starts);
+        let ends_ms = time("ends", &self.ends);
+        if ends_ms <= starts_ms {
+            problems.error(format!("{path}.ends"), "must be after starts");
+        }
+        for m in &self.monitors {
+            if !monitor_names.contains(&m.as_str()) {
+                problems.error(
+                    format!("{path}.monitors"),
+                    format!("no monitor named {m:?}"),
+                );
+            }
+        }
+        Maintenance {
+            name: self.name.clone(),
+            starts_ms,
+            ends_ms,
+            monitors: self.monitors.clone(),
+        }
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)` to milliseconds since the Unix epoch.
+pub fn parse_rfc3339_ms(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    if b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let num = |range: std::ops::Range<usize>| -> Option<i64> {
+        let s = text.get(range)?;
+        if s.bytes().all(|c| c.is_ascii_digit()) {
+            s.parse().ok()
+        } else {
+            None
+        }
+    };
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    let mut rest = &text[19..];
+    let mut millis = 0;
+    if let Some(fraction) = rest.strip_prefix('.') {
+        let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        let first3 = format!("{:0<3}", &fraction[..digits.min(3)]);
+        millis = first3.parse::<i64>().ok()?;
+        rest = &fraction[digits..];
+    }
+    let offset_minutes = match rest {
+        "Z" | "z" => 0,
+        _ if rest.len() == 6
+            && (rest.starts_with('+') || rest.starts_with('-'))
+            && &rest[3..4] == ":" =>
+        {
+            let h: i64 = rest[1..3].parse().ok()?;
+            let m: i64 = rest[4..6].parse().ok()?;
+            let sign = if rest.starts_with('-') { -1 } else { 1 };
+            sign * (h * 60 + m)
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(year, month, day);
+    Some((((days * 24 + hour) * 60 + minute - offset_minutes) * 60 + second) * 1000 + millis)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_times_match_known_epochs() {
+        // Values from `date -u -d ... +%s`.
+        assert_eq!(parse_rfc3339_ms("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(
+            parse_rfc3339_ms("2026-12-01T02:00:00Z"),
+            Some(1_796_090_400_000)
+        );
+        assert_eq!(
+            parse_rfc3339_ms("2026-12-01T03:00:00+01:00"),
+            Some(1_796_090_400_000)
+        );
+        assert_eq!(
+            parse_rfc3339_ms("2000-02-29T12:30:15.25Z"),
+            Some(951_827_415_250)
+        );
+        assert_eq!(parse_rfc3339_ms("2026-13-01T00:00:00Z"), None);
+        assert_eq!(parse_rfc3339_ms("2026-12-01 02:00"), None);
+        assert_eq!(parse_rfc3339_ms("2026-12-01T02:00:00"), None);
+    }
+}
