@@ -12,6 +12,7 @@ pub mod access_log;
 pub mod events;
 pub mod forwarded;
 pub mod inbox;
+pub mod pages;
 pub mod listener;
 pub mod policy;
 pub mod problem;

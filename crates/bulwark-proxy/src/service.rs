@@ -128,6 +128,12 @@ pub async fn handle(
             });
             break 'outcome Err(problem);
         }
+        if let Some(pages) = &state.pages
+            && (request.method() == Method::GET || request.method() == Method::HEAD)
+            && let Some(page) = pages.page(request.uri().path())
+        {
+            break 'outcome Ok(crate::pages::respond(request.method(), page));
+        }
         let route = match (&route_match, matched) {
             (_, Some(route)) => route,
             (RouteMatch::MethodNotAllowed { first, allow }, None) => {

@@ -113,6 +113,8 @@ pub struct ProxyState {
     pub access_log: Option<Arc<dyn AccessLogSink>>,
     pub bus: Bus,
     pub limiters: Arc<Limiters>,
+    /// Pages bulwark serves itself (the status page), set by the binary after `build`.
+    pub pages: Option<Arc<dyn crate::pages::PublicPages>>,
 }
 
 impl ProxyState {
@@ -202,6 +204,7 @@ impl ProxyState {
             access_log: config.log.access_log.then_some(access_log),
             bus,
             limiters: Arc::clone(&policies.limiters),
+            pages: None,
         })
     }
 }
