@@ -186,10 +186,10 @@ smtp_answers() {
     kill -0 "$SMTP_PID" 2>/dev/null && (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
-# aiosmtpd's Mailbox handler writes every received mail into a Maildir.
+# aiosmtpd's Mailbox handler writes every received mail into a Maildir, which it creates
+# (an existing empty folder without cur/new/tmp makes it refuse every mail).
 start_smtp() {
     local port=$1
-    mkdir -p "$WORK/maildir"
     python3 -m aiosmtpd -n -l "127.0.0.1:$port" -c aiosmtpd.handlers.Mailbox "$WORK/maildir" \
         >"$WORK/smtp.log" 2>&1 </dev/null &
     SMTP_PID=$!
