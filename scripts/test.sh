@@ -55,6 +55,8 @@ install_missing() {
     command -v runuser >/dev/null || missing+=(util-linux)
     command -v strace >/dev/null || missing+=(strace)
     command -v chromium >/dev/null || missing+=(chromium)
+    # Readable text in the status page screenshots (chromium does not pull in fonts).
+    [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
     python3 -c 'import aiosmtpd' >/dev/null 2>&1 || missing+=(python3-aiosmtpd)
 
     if [ ${#missing[@]} -eq 0 ]; then

@@ -15,6 +15,7 @@
 //! before building a runtime.
 
 mod binaries;
+pub mod chromium;
 mod postgres;
 mod redis;
 mod shared;
