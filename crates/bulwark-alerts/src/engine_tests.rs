@@ -35,6 +35,7 @@ fn down(monitors: &[&str]) -> Facts {
             .iter()
             .map(|m| DownMonitor {
                 monitor: (*m).into(),
+                severity: None,
                 reason: "connection refused".into(),
             })
             .collect(),

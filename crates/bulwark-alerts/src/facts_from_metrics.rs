@@ -64,6 +64,7 @@ impl Facts {
                     {
                         facts.monitors_down.push(DownMonitor {
                             monitor: monitor.to_owned(),
+                            severity: None,
                             reason: "The monitor's checks are failing.".to_owned(),
                         });
                     }

@@ -80,6 +80,9 @@ pub struct DeadLetterCount {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DownMonitor {
     pub monitor: String,
+    /// The monitor's own severity (a docs site need not page anyone); `None` takes the
+    /// rule's.
+    pub severity: Option<Severity>,
     /// Why the last check failed; goes into the description.
     pub reason: String,
 }
@@ -426,7 +429,9 @@ impl RuleEvaluator {
             out.push(
                 Alert::new(
                     "MonitorDown",
-                    rule.severity.unwrap_or(Severity::Critical),
+                    down.severity
+                        .or(rule.severity)
+                        .unwrap_or(Severity::Critical),
                     AlertType::Api,
                     now_ms,
                 )

@@ -146,6 +146,7 @@ fn monitor_down_is_critical_with_the_reason() {
     let facts = Facts {
         monitors_down: vec![DownMonitor {
             monitor: "shop".into(),
+            severity: None,
             reason: "connection refused".into(),
         }],
         ..Facts::default()

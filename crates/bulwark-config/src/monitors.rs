@@ -66,9 +66,8 @@ pub struct MonitorConfig {
     pub group: Option<String>,
     /// The name shown on the status page (defaults to `name`).
     pub display_name: Option<String>,
-    /// Severity of this monitor's `monitor_down` alert.
-    #[serde(default = "default_severity")]
-    pub severity: String,
+    /// Severity of this monitor's `monitor_down` alert; the rule's (critical) by default.
+    pub severity: Option<String>,
 }
 
 /// A URL is a secret reference (`"${ENV}"`, `{ file = ... }`) or, for public URLs, the
@@ -108,9 +107,6 @@ fn default_failures() -> u32 {
 fn default_successes() -> u32 {
     2
 }
-fn default_severity() -> String {
-    "critical".into()
-}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MonitorKind {
@@ -145,7 +141,7 @@ pub struct Monitor {
     pub public: bool,
     pub group: String,
     pub display_name: String,
-    pub severity: String,
+    pub severity: Option<String>,
 }
 
 pub(crate) const SEVERITIES: &[&str] = &["critical", "high", "medium", "low", "info"];
@@ -179,7 +175,9 @@ impl MonitorConfig {
                 "thresholds must be at least 1",
             );
         }
-        if !SEVERITIES.contains(&self.severity.as_str()) {
+        if let Some(severity) = &self.severity
+            && !SEVERITIES.contains(&severity.as_str())
+        {
             problems.error(
                 format!("{path}.severity"),
                 "expected critical, high, medium, low or info",

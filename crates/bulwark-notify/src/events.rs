@@ -9,6 +9,33 @@ pub const NOTIFICATIONS_METRIC: &str = "bulwark_notifications_total";
 pub const EXPIRED_METRIC: &str = "bulwark_notifications_expired_total";
 pub const FALLBACK_METRIC: &str = "bulwark_notifications_fallback_total";
 
+/// Describes the metric families, and creates each notifier's series at zero so that
+/// dashboards and alert rules see 0 rather than nothing.
+pub fn describe(notifiers: &[&str]) {
+    metrics::describe_counter!(
+        NOTIFICATIONS_METRIC,
+        metrics::Unit::Count,
+        "Notification attempts, by notifier and outcome (sent, failed, superseded)."
+    );
+    metrics::describe_counter!(
+        EXPIRED_METRIC,
+        metrics::Unit::Count,
+        "Notifications dead-lettered because they could not be delivered before the repeat interval."
+    );
+    metrics::describe_counter!(
+        FALLBACK_METRIC,
+        metrics::Unit::Count,
+        "Notifications sent directly to a fallback notifier because the store refused them, by outcome."
+    );
+    for notifier in notifiers {
+        for result in ["sent", "failed", "superseded"] {
+            metrics::counter!(NOTIFICATIONS_METRIC, "notifier" => notifier.to_string(), "outcome" => result)
+                .absolute(0);
+        }
+        metrics::counter!(EXPIRED_METRIC, "notifier" => notifier.to_string()).absolute(0);
+    }
+}
+
 /// Counts since start, over every notifier.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NotifyStats {

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 pub fn run(path: &Path) -> ExitCode {
-    match bulwark_config::load_file(path) {
+    match bulwark_config::load_file_checked(path, &crate::run::extra_checks) {
         Ok(loaded) => {
             // The filter syntax belongs to the logging library; `run` would refuse it.
             if let Err(error) = tracing_subscriber::EnvFilter::try_new(&loaded.config.log.level) {

@@ -1,5 +1,6 @@
 //! The bulwark binary: command line, and the wiring of config, events, proxy and ops.
 
+mod alerting;
 mod check;
 mod demo;
 mod dlq;

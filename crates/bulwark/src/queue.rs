@@ -1,6 +1,7 @@
 //! Wiring of the durable queue: the SQLite store in the data folder and the dispatcher
-//! that delivers stored webhooks to their destinations. Started only when webhooks are
-//! configured, so a pure proxy never takes the data folder's lock.
+//! that delivers stored webhooks to their destinations. The store is opened only when
+//! webhooks or notifiers (whose notifications it also holds) are configured, so a pure
+//! proxy never takes the data folder's lock.
 
 use anyhow::Context;
 use bulwark_config::ValidatedConfig;
@@ -13,21 +14,15 @@ use bulwark_queue::store::{Leases, SqliteStore, StoreError};
 use bulwark_queue::upkeep::UpkeepOptions;
 use tokio_util::sync::CancellationToken;
 
-/// Opens the store and starts the dispatcher; `None` without webhooks.
+/// Opens the store and starts the dispatcher (with webhooks); `None` without webhooks
+/// and notifiers.
 pub async fn start(
     config: &ValidatedConfig,
     cancel: &CancellationToken,
 ) -> anyhow::Result<Option<QueueHandle>> {
-    if config.webhooks.is_empty() {
+    if config.webhooks.is_empty() && config.notifiers.is_empty() {
         return Ok(None);
     }
-    let signing_key = config
-        .signing_key
-        .as_ref()
-        .context("validation requires signing.key with webhooks")?
-        .expose()
-        .as_bytes()
-        .to_vec();
     let dir = config.data_dir.clone();
     let store = tokio::task::spawn_blocking(move || SqliteStore::open(&dir))
         .await
@@ -43,6 +38,20 @@ pub async fn start(
         .release_all()
         .await
         .context("releasing leases at start")?;
+    if config.webhooks.is_empty() {
+        // Notifications only: their own worker delivers them.
+        return Ok(Some(QueueHandle {
+            store,
+            waker: std::sync::Arc::new(tokio::sync::Notify::new()),
+        }));
+    }
+    let signing_key = config
+        .signing_key
+        .as_ref()
+        .context("validation requires signing.key with webhooks")?
+        .expose()
+        .as_bytes()
+        .to_vec();
     bulwark_queue::dispatcher::events::describe();
     let mut destinations = Vec::new();
     for webhook in &config.webhooks {

@@ -30,7 +30,7 @@ pub fn main(config_path: PathBuf, log_format: Option<LogFormat>) -> ExitCode {
     // libraries that ask for it (reqwest); bulwark's own TLS names it explicitly. An
     // error only means it is installed already.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let loaded = match bulwark_config::load_file(&config_path) {
+    let loaded = match bulwark_config::load_file_checked(&config_path, &extra_checks) {
         Ok(loaded) => loaded,
         Err(error) => {
             eprintln!("{error}");
@@ -83,6 +83,13 @@ pub fn main(config_path: PathBuf, log_format: Option<LogFormat>) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Config checks that need the crates above the config: monitor conditions, alert rules.
+pub fn extra_checks(config: &ValidatedConfig) -> Vec<(String, String)> {
+    let mut problems = crate::alerting::monitors::condition_problems(config);
+    problems.extend(crate::alerting::engine_config::problems(config));
+    problems
 }
 
 fn describe_metrics() {
@@ -212,6 +219,30 @@ async fn serve(
     }
     health.apply(&config.checks, &config.upstreams, &background);
 
+    let alerting = crate::alerting::start(
+        &config,
+        &bus,
+        queue.as_ref().map(|q| &q.store),
+        &health,
+        metrics_handle.clone(),
+        &background,
+    )
+    .await?;
+    let pages: Option<Arc<dyn bulwark_proxy::pages::PublicPages>> = match (
+        crate::alerting::status_page::PageConfig::from_config(&config),
+        &alerting.monitors,
+    ) {
+        (Some(page), Some(monitors)) => Some(
+            crate::alerting::status_page::start(page, monitors.clone(), background.clone()).await,
+        ),
+        _ => None,
+    };
+    let alert_admin = crate::alerting::admin::AlertAdmin {
+        alerting: alerting.clone(),
+        tokens: Arc::new(config.admin_tokens.clone()),
+        bus: bus.clone(),
+    };
+
     let ops_state = bulwark_ops::server::OpsState {
         health: health.clone(),
         metrics: metrics_handle,
@@ -232,6 +263,7 @@ async fn serve(
         if let Some(admin) = admin {
             app = app.merge(bulwark_ops::admin::router(admin));
         }
+        app = app.merge(crate::alerting::admin::router(alert_admin));
         let served = axum::serve(ops, app)
             .with_graceful_shutdown(async move { ops_cancel.cancelled().await })
             .await;
@@ -250,16 +282,16 @@ async fn serve(
     };
 
     let policies = crate::policies::build(&config, bus.clone(), &health, &background)?;
-    let shared: SharedState = Arc::new(ArcSwap::from_pointee(
-        ProxyState::build(
-            &config,
-            bus.clone(),
-            access_log.clone(),
-            queue.as_ref(),
-            &policies,
-        )
-        .context("cannot compile the routes' rate limits")?,
-    ));
+    let mut state = ProxyState::build(
+        &config,
+        bus.clone(),
+        access_log.clone(),
+        queue.as_ref(),
+        &policies,
+    )
+    .context("cannot compile the routes' rate limits")?;
+    state.pages = pages.clone();
+    let shared: SharedState = Arc::new(ArcSwap::from_pointee(state));
     let public_addr = public.local_addr()?;
     let draining = CancellationToken::new();
     let connections = TaskTracker::new();
@@ -312,6 +344,7 @@ async fn serve(
         queue: queue.clone(),
         policies,
         tls,
+        pages,
     };
     let mut current = config;
     loop {
@@ -384,13 +417,15 @@ struct Running {
     policies: bulwark_proxy::state::Policies,
     /// The public listener's TLS, whose certificate a reload replaces.
     tls: Option<Arc<bulwark_proxy::tls::TlsServer>>,
+    /// The status page, kept across reloads.
+    pages: Option<Arc<dyn bulwark_proxy::pages::PublicPages>>,
 }
 
 /// Loads the file again. A bad config keeps the running one and says why; listener
 /// addresses, turning TLS on or off, and worker count need a restart and are kept as
 /// they are. A new certificate (same or other files) serves new handshakes from here on.
 fn reload(path: &Path, current: &ValidatedConfig, running: &Running) -> Option<ValidatedConfig> {
-    let loaded = match bulwark_config::load_file(path) {
+    let loaded = match bulwark_config::load_file_checked(path, &extra_checks) {
         Ok(loaded) => loaded,
         Err(error) => {
             let problems = match &error {
@@ -442,6 +477,21 @@ fn reload(path: &Path, current: &ValidatedConfig, running: &Running) -> Option<V
         next.auth = current.auth.clone();
         next.rate_limit = current.rate_limit.clone();
     }
+    if next.monitors != current.monitors
+        || next.notifiers != current.notifiers
+        || next.alerts != current.alerts
+        || next.status_page != current.status_page
+        || next.maintenance != current.maintenance
+    {
+        tracing::warn!(
+            "Monitors, notifiers, [alerts], the status page and maintenance windows change only on restart; keeping the current ones."
+        );
+        next.monitors = current.monitors.clone();
+        next.notifiers = current.notifiers.clone();
+        next.alerts = current.alerts.clone();
+        next.status_page = current.status_page.clone();
+        next.maintenance = current.maintenance.clone();
+    }
     let state = match ProxyState::build(
         &next,
         running.bus.clone(),
@@ -449,7 +499,10 @@ fn reload(path: &Path, current: &ValidatedConfig, running: &Running) -> Option<V
         running.queue.as_ref(),
         &running.policies,
     ) {
-        Ok(state) => state,
+        Ok(mut state) => {
+            state.pages = running.pages.clone();
+            state
+        }
         Err(error) => {
             tracing::error!(%error, "Reload refused; the running config stays.");
             metrics::counter!(CONFIG_RELOADS, "result" => "failure").increment(1);

@@ -26,6 +26,12 @@ pub enum AdminProblem {
     NotPaused,
     /// The store could not answer now.
     StoreUnavailable,
+    /// The request body could not be used; the detail says which field and why.
+    BadBody(String),
+    /// No such thing (alert silence, incident, ...); names what was looked for.
+    NotFound(&'static str),
+    /// The feature behind this endpoint is not configured; names what to configure.
+    NotConfigured(&'static str),
 }
 
 /// The name a scope has in the config and in answers.
@@ -43,8 +49,13 @@ impl AdminProblem {
         match self {
             AdminProblem::MissingToken | AdminProblem::InvalidToken => StatusCode::UNAUTHORIZED,
             AdminProblem::MissingScope(_) => StatusCode::FORBIDDEN,
-            AdminProblem::BadMessageId | AdminProblem::BadQuery(_) => StatusCode::BAD_REQUEST,
-            AdminProblem::MessageNotFound | AdminProblem::NotPaused => StatusCode::NOT_FOUND,
+            AdminProblem::BadMessageId | AdminProblem::BadQuery(_) | AdminProblem::BadBody(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            AdminProblem::MessageNotFound
+            | AdminProblem::NotPaused
+            | AdminProblem::NotFound(_)
+            | AdminProblem::NotConfigured(_) => StatusCode::NOT_FOUND,
             AdminProblem::NotDead => StatusCode::CONFLICT,
             AdminProblem::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -86,6 +97,12 @@ impl AdminProblem {
             AdminProblem::StoreUnavailable => (
                 "store-unavailable",
                 "The message store is unavailable; retry later.".into(),
+            ),
+            AdminProblem::BadBody(why) => ("bad-body", format!("Invalid request body: {why}")),
+            AdminProblem::NotFound(what) => ("not-found", format!("No {what} has this id.")),
+            AdminProblem::NotConfigured(what) => (
+                "not-configured",
+                format!("This endpoint needs {what} in the config."),
             ),
         }
     }

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod alerting;
 mod config;
 mod delivery;
 mod dlq;

@@ -2,6 +2,7 @@
 //! whose behaviour each test drives.
 #![allow(dead_code)] // each test module uses a different part of the harness
 
+pub mod alerting;
 pub mod upstream;
 
 use std::io::{BufRead, BufReader};
