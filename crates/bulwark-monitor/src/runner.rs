@@ -92,6 +92,24 @@ impl std::fmt::Debug for Monitors {
     }
 }
 
+/// Describes the monitor metric families (HELP lines for Prometheus).
+pub fn describe() {
+    metrics::describe_gauge!(
+        UP_GAUGE,
+        "1 while the monitor is up, 0 while down (after the thresholds); absent until the first check."
+    );
+    metrics::describe_gauge!(
+        RESPONSE_GAUGE,
+        metrics::Unit::Seconds,
+        "Response time of the monitor's last successful check."
+    );
+    metrics::describe_counter!(
+        CHECKS_COUNTER,
+        metrics::Unit::Count,
+        "Monitor checks, by monitor and result (up, down)."
+    );
+}
+
 impl Monitors {
     /// Starts one task per monitor and the history flusher, until `cancel` fires. Names
     /// are expected unique (the config validates that); a duplicate runs, but only the

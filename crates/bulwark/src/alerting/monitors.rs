@@ -46,6 +46,7 @@ pub async fn start(
                 config.data_dir.display()
             )
         })?;
+    bulwark_monitor::runner::describe();
     let monitors = Monitors::start(specs, history, bus.clone(), cancel.clone())
         .context("cannot set up the monitors' HTTP client")?;
     tracing::info!(monitors = config.monitors.len(), "Monitors started.");

@@ -13,6 +13,7 @@ mod lifecycle;
 mod metrics;
 mod proxy;
 mod request_policy;
+mod status_page;
 mod timeouts;
 mod tls;
 mod webhook_sources;
