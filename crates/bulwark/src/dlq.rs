@@ -1,10 +1,11 @@
 //! `bulwark dlq`: the dead-letter queue from a terminal, through the admin API on the
-//! ops listener. The token comes from `BULWARK_ADMIN_TOKEN` (never a flag: flags end up
-//! in shell history and `ps`).
+//! ops listener (see [`crate::admin_client`]).
 
 use std::process::ExitCode;
 
 use clap::Subcommand;
+
+use crate::admin_client::query;
 
 #[derive(Subcommand)]
 pub enum DlqCommand {
@@ -42,40 +43,17 @@ pub enum DlqCommand {
 }
 
 pub fn run(url: &str, command: DlqCommand) -> ExitCode {
-    let Ok(token) = std::env::var("BULWARK_ADMIN_TOKEN") else {
-        eprintln!(
-            "set BULWARK_ADMIN_TOKEN to an admin token with the needed scope (read, replay or purge)"
-        );
-        return ExitCode::FAILURE;
-    };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(call(url.trim_end_matches('/'), &token, command))
+    crate::admin_client::run(url, "read, replay or purge", |client, base| {
+        request(client, base, command)
+    })
 }
 
-fn query(pairs: &[(&str, Option<String>)]) -> String {
-    let parts: Vec<String> = pairs
-        .iter()
-        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
-        .collect();
-    if parts.is_empty() {
-        String::new()
-    } else {
-        format!("?{}", parts.join("&"))
-    }
-}
-
-async fn call(base: &str, token: &str, command: DlqCommand) -> ExitCode {
-    let client = reqwest::Client::new();
-    let request = match command {
+fn request(
+    client: &reqwest::Client,
+    base: &str,
+    command: DlqCommand,
+) -> Result<reqwest::RequestBuilder, String> {
+    Ok(match command {
         DlqCommand::List {
             destination,
             since_ms,
@@ -106,8 +84,9 @@ async fn call(base: &str, token: &str, command: DlqCommand) -> ExitCode {
             until_ms,
         } => {
             if destination.is_none() && since_ms.is_none() && until_ms.is_none() {
-                eprintln!("purge needs a message id, or --destination and/or a time range");
-                return ExitCode::FAILURE;
+                return Err(
+                    "purge needs a message id, or --destination and/or a time range".into(),
+                );
             }
             client.post(format!(
                 "{base}/admin/v1/dead-letters/purge{}",
@@ -118,27 +97,5 @@ async fn call(base: &str, token: &str, command: DlqCommand) -> ExitCode {
                 ])
             ))
         }
-    };
-    let response = match request.bearer_auth(token).send().await {
-        Ok(response) => response,
-        Err(error) => {
-            eprintln!("cannot reach the admin API at {base}: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let status = response.status();
-    let text = response.text().await.unwrap_or_default();
-    let pretty = serde_json::from_str::<serde_json::Value>(&text)
-        .ok()
-        .and_then(|v| serde_json::to_string_pretty(&v).ok())
-        .unwrap_or(text);
-    if status.is_success() {
-        if !pretty.is_empty() {
-            println!("{pretty}");
-        }
-        ExitCode::SUCCESS
-    } else {
-        eprintln!("{status}: {pretty}");
-        ExitCode::FAILURE
-    }
+    })
 }

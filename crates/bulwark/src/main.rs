@@ -1,6 +1,8 @@
 //! The bulwark binary: command line, and the wiring of config, events, proxy and ops.
 
+mod admin_client;
 mod alerting;
+mod alerts_cli;
 mod check;
 mod demo;
 mod dlq;
@@ -57,6 +59,14 @@ enum Command {
         #[command(subcommand)]
         command: dlq::DlqCommand,
     },
+    /// Alerts, their history and silences (admin API; token in BULWARK_ADMIN_TOKEN).
+    Alerts {
+        /// The ops listener of the running bulwark.
+        #[arg(long, default_value = "http://127.0.0.1:9090")]
+        url: String,
+        #[command(subcommand)]
+        command: alerts_cli::AlertsCommand,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -87,6 +97,7 @@ fn main() -> ExitCode {
         }
         Command::Check { config } => check::run(&config),
         Command::Dlq { url, command } => dlq::run(&url, command),
+        Command::Alerts { url, command } => alerts_cli::run(&url, command),
         Command::Run { config, log_format } => {
             let format = log_format.map(|f| match f {
                 LogFormatArg::Json => bulwark_config::telemetry::LogFormat::Json,
