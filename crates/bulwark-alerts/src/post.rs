@@ -21,6 +21,10 @@ pub const MAX_LABEL_VALUE_BYTES: usize = 1024;
 pub const MAX_ANNOTATION_VALUE_BYTES: usize = 16 * 1024;
 pub const MAX_URL_BYTES: usize = 2048;
 
+/// `0001-01-01T00:00:00Z` (Go's zero time) and `9999-12-31T23:59:59.999Z` in Unix ms.
+const ZERO_TIME_MS: i64 = -62_135_596_800_000;
+const LAST_TIME_MS: i64 = 253_402_300_799_999;
+
 #[derive(Debug, thiserror::Error)]
 pub enum PostError {
     #[error("body is not valid JSON")]
@@ -70,8 +74,8 @@ impl PostError {
     }
 }
 
-/// Parses and validates a body. `starts_at_ms` is `startsAt` or `now_ms`; `ends_at_ms` is
-/// `endsAt` when given.
+/// Parses and validates a body. `starts_at_ms` is `startsAt`, else the earlier of `now_ms`
+/// and `endsAt`; `ends_at_ms` is `endsAt` when given.
 pub fn parse_posted_alerts(body: &[u8], now_ms: i64) -> Result<Vec<Alert>, PostError> {
     let value: Value = serde_json::from_slice(body).map_err(PostError::Json)?;
     let Value::Array(items) = value else {
@@ -153,7 +157,12 @@ fn parse_one(index: usize, item: &Value, now_ms: i64) -> Result<Alert, PostError
     };
     let starts_at = optional_time(object, "startsAt", &at("startsAt"))?;
     let ends_at = optional_time(object, "endsAt", &at("endsAt"))?;
-    let starts_at_ms = starts_at.unwrap_or(now_ms);
+    // Like Alertmanager, an alert posted already resolved (no `startsAt`, `endsAt` in the
+    // past) starts when it ended, so it never ends before it starts.
+    let starts_at_ms = starts_at.unwrap_or(match ends_at {
+        Some(ends) => ends.min(now_ms),
+        None => now_ms,
+    });
     if let Some(ends) = ends_at
         && ends < starts_at_ms
         && starts_at.is_some()
@@ -246,10 +255,14 @@ fn optional_time(
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(text)) if text.is_empty() => Ok(None),
         Some(Value::String(text)) => {
+            // An offset can carry a time outside years 1..=9999, which could not be
+            // written back out as RFC 3339; such a time is refused rather than mangled.
             let ms = rfc3339::parse_ms(text)
+                .filter(|ms| (ZERO_TIME_MS..=LAST_TIME_MS).contains(ms))
                 .ok_or_else(|| PostError::field(field.to_owned(), FieldProblem::BadTime))?;
-            // Go's zero time means "not set" in Alertmanager's API.
-            Ok((text != rfc3339::ZERO_TIME).then_some(ms))
+            // Go's zero time means "not set" in Alertmanager's API. Go compares the
+            // instant, not the spelling, so `0001-01-01T00:00:00.000Z` is zero too.
+            Ok((ms != ZERO_TIME_MS).then_some(ms))
         }
         Some(_) => Err(PostError::field(field.to_owned(), FieldProblem::NotAString)),
     }
@@ -298,6 +311,54 @@ mod tests {
         assert_eq!(alerts[0].starts_at_ms, 42);
         assert_eq!(alerts[0].ends_at_ms, None);
         assert!(parse_posted_alerts(b"[]", 0).unwrap().is_empty());
+    }
+
+    // Found by the fuzz target's print-then-parse check: the start defaulted to `now`
+    // even when `endsAt` was earlier, giving an alert that ends before it starts.
+    #[test]
+    fn resolved_alert_without_start_starts_when_it_ended() {
+        let body = br#"[{"labels":{"alertname":"A"},"endsAt":"2023-11-14T22:13:20Z"}]"#;
+        let alerts = parse_posted_alerts(body, 1_700_000_100_000).unwrap();
+        assert_eq!(alerts[0].starts_at_ms, 1_700_000_000_000);
+        assert_eq!(alerts[0].ends_at_ms, Some(1_700_000_000_000));
+        // An end still ahead leaves the start at now.
+        let alerts = parse_posted_alerts(body, 1_699_999_000_000).unwrap();
+        assert_eq!(alerts[0].starts_at_ms, 1_699_999_000_000);
+    }
+
+    // Found by the fuzz target's print-then-parse check: the zero time spelled another way
+    // was a real start in year 1, and offsets reached years 0 and 10000, which print as
+    // text no parser reads.
+    #[test]
+    fn times_are_zero_by_instant_and_within_years_1_to_9999() {
+        for zero in ["0001-01-01T00:00:00.000Z", "0001-01-01T01:00:00+01:00"] {
+            let body = format!(
+                r#"[{{"labels":{{"alertname":"A"}},"startsAt":"{zero}","endsAt":"{zero}"}}]"#
+            );
+            let alerts = parse_posted_alerts(body.as_bytes(), 7).unwrap();
+            assert_eq!(
+                (alerts[0].starts_at_ms, alerts[0].ends_at_ms),
+                (7, None),
+                "{zero}"
+            );
+        }
+        let last = br#"[{"labels":{"alertname":"A"},"startsAt":"9999-12-31T23:59:59.999Z"}]"#;
+        assert_eq!(
+            parse_posted_alerts(last, 0).unwrap()[0].starts_at_ms,
+            253_402_300_799_999
+        );
+        for (time, field) in [
+            ("9999-12-31T23:59:59-01:00", "startsAt"),
+            ("0001-01-01T00:00:00+00:01", "startsAt"),
+            ("0000-06-01T00:00:00Z", "endsAt"),
+        ] {
+            let body = format!(r#"[{{"labels":{{"alertname":"A"}},"{field}":"{time}"}}]"#);
+            assert_eq!(
+                field_error(&body),
+                (format!("[0].{field}"), FieldProblem::BadTime),
+                "{time}"
+            );
+        }
     }
 
     #[test]
