@@ -70,13 +70,15 @@ pub fn run(url: &str, command: AlertsCommand) -> ExitCode {
                             .ok_or_else(|| format!("{m:?} is not name=value or name!=value")),
                     })
                     .collect::<Result<Vec<_>, _>>()?;
+                let body = serde_json::json!({
+                    "matchers": matchers,
+                    "duration": duration,
+                    "comment": comment,
+                });
                 client
                     .post(format!("{base}/admin/v1/silences"))
-                    .json(&serde_json::json!({
-                        "matchers": matchers,
-                        "duration": duration,
-                        "comment": comment,
-                    }))
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(body.to_string())
             }
             AlertsCommand::Expire { id } => client.delete(format!("{base}/admin/v1/silences/{id}")),
         })
