@@ -28,7 +28,7 @@ use crate::rules::{Facts, RuleEvaluator, RulesConfig};
 use crate::silence::{MaintenanceWindow, Silence, SilenceError};
 
 /// At most this many posted alerts are tracked at once.
-pub const MAX_POSTED_ALERTS: usize = 10_000;
+pub const MAX_POSTED_ALERTS: usize = 1_000;
 /// At most this many silences (active or pending) are kept.
 pub const MAX_SILENCES: usize = 10_000;
 

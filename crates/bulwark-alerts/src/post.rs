@@ -20,6 +20,10 @@ pub const MAX_ANNOTATIONS: usize = 64;
 pub const MAX_LABEL_VALUE_BYTES: usize = 1024;
 pub const MAX_ANNOTATION_VALUE_BYTES: usize = 16 * 1024;
 pub const MAX_URL_BYTES: usize = 2048;
+/// Labels, annotations and URL of one alert together: the engine holds up to
+/// [`MAX_POSTED_ALERTS`](crate::engine::MAX_POSTED_ALERTS) of them, so this bounds its
+/// memory (and each notification's size).
+pub const MAX_ALERT_BYTES: usize = 32 * 1024;
 
 /// `0001-01-01T00:00:00Z` (Go's zero time) and `9999-12-31T23:59:59.999Z` in Unix ms.
 const ZERO_TIME_MS: i64 = -62_135_596_800_000;
@@ -188,6 +192,20 @@ fn parse_one(index: usize, item: &Value, now_ms: i64) -> Result<Alert, PostError
             ));
         }
     };
+    let size: usize = labels
+        .iter()
+        .chain(annotations.iter())
+        .map(|(k, v)| k.len() + v.len())
+        .sum::<usize>()
+        + generator_url.len();
+    if size > MAX_ALERT_BYTES {
+        return Err(PostError::field(
+            format!("[{index}]"),
+            FieldProblem::TooLong {
+                max: MAX_ALERT_BYTES,
+            },
+        ));
+    }
     Ok(Alert {
         labels,
         annotations,
@@ -359,6 +377,31 @@ mod tests {
                 "{time}"
             );
         }
+    }
+
+    #[test]
+    fn one_alert_is_bounded_as_a_whole() {
+        // Each annotation is within its own limit; together they are not.
+        let big = "a".repeat(15 * 1024);
+        let body = serde_json::json!([{
+            "labels": { "alertname": "Big" },
+            "annotations": { "a": big, "b": big, "c": big }
+        }]);
+        let error = parse_posted_alerts(body.to_string().as_bytes(), 0).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!("[0]: {}", FieldProblem::TooLong { max: 32 * 1024 })
+        );
+        let fits = serde_json::json!([{
+            "labels": { "alertname": "Big" },
+            "annotations": { "a": big, "b": "short" }
+        }]);
+        assert_eq!(
+            parse_posted_alerts(fits.to_string().as_bytes(), 0)
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     #[test]

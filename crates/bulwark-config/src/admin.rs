@@ -1,5 +1,6 @@
 //! Tokens for the admin API on the ops listener. Each carries scopes, so an app that may
-//! raise alerts cannot purge the dead-letter queue.
+//! raise alerts cannot purge the dead-letter queue, silence alerts or post on the public
+//! status page.
 
 use serde::Deserialize;
 
@@ -14,8 +15,15 @@ pub enum Scope {
     Replay,
     #[serde(rename = "purge")]
     Purge,
+    /// Raise alerts (`POST /admin/v1/alerts`): what an app's token needs.
     #[serde(rename = "alerts:write")]
     AlertsWrite,
+    /// Create and expire silences: an operator's, since a silence can hide any alert.
+    #[serde(rename = "silences:write")]
+    SilencesWrite,
+    /// Open and update incidents, which the public status page shows.
+    #[serde(rename = "incidents:write")]
+    IncidentsWrite,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]

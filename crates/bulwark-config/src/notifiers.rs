@@ -94,6 +94,26 @@ fn is_http_url(text: &str) -> bool {
     text.starts_with("http://") || text.starts_with("https://")
 }
 
+/// A host on this machine, where plain HTTP or SMTP crosses no network.
+fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost" || host == "::1" || host.starts_with("127.")
+}
+
+/// `http://` to another machine would carry a credential in clear.
+fn clear_text_url(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host.rsplit_once(':') {
+        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host,
+    };
+    !is_loopback_host(host)
+}
+
 impl NotifierConfig {
     pub(crate) fn validate(
         &self,
@@ -106,9 +126,16 @@ impl NotifierConfig {
             NotifierKindConfig::Webhook => NotifierKind::Webhook {
                 url: notifier_url(&self.url, "webhook", path, secrets, problems),
             },
-            NotifierKindConfig::Slack => NotifierKind::Slack {
-                url: notifier_url(&self.url, "slack", path, secrets, problems),
-            },
+            NotifierKindConfig::Slack => {
+                let url = notifier_url(&self.url, "slack", path, secrets, problems);
+                if clear_text_url(url.expose()) {
+                    problems.error(
+                        format!("{path}.url"),
+                        "must be https:// (the URL is the credential); http:// only to loopback",
+                    );
+                }
+                NotifierKind::Slack { url }
+            }
             NotifierKindConfig::Email => {
                 let host = required(&self.smtp_host, "smtp_host", path, problems);
                 let from = required(&self.from, "from", path, problems);
@@ -133,6 +160,15 @@ impl NotifierConfig {
                         problems,
                     )
                 });
+                if password.is_some()
+                    && self.smtp_security == SmtpSecurity::None
+                    && !is_loopback_host(&host)
+                {
+                    problems.error(
+                        format!("{path}.smtp_security"),
+                        "a password over plain SMTP would cross the network in clear: use starttls or tls",
+                    );
+                }
                 if password.is_some() != self.smtp_username.is_some() {
                     problems.error(
                         format!("{path}.smtp_username"),
@@ -158,6 +194,11 @@ impl NotifierConfig {
                     problems.error(
                         format!("{path}.base_url"),
                         "must be an http:// or https:// URL",
+                    );
+                } else if clear_text_url(&base_url) {
+                    problems.error(
+                        format!("{path}.base_url"),
+                        "must be https:// (the auth token goes in every request); http:// only to loopback",
                     );
                 }
                 let account_sid = required(&self.account_sid, "account_sid", path, problems);

@@ -138,6 +138,11 @@ impl MaintenanceConfig {
 
 /// `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)` to milliseconds since the Unix epoch.
 pub fn parse_rfc3339_ms(text: &str) -> Option<i64> {
+    // Every valid time is ASCII; checking first keeps the fixed-position slicing below on
+    // character boundaries whatever the input.
+    if !text.is_ascii() {
+        return None;
+    }
     let b = text.as_bytes();
     if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
         return None;
@@ -206,6 +211,21 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        #[test]
+        fn any_text_parses_or_not_without_panicking(text in "\\PC{0,40}") {
+            let _ = parse_rfc3339_ms(&text);
+        }
+
+        #[test]
+        fn near_misses_of_valid_times_never_panic(
+            prefix in "2026-12-01T02:00:0[0-9]",
+            tail in "\\PC{0,8}",
+        ) {
+            let _ = parse_rfc3339_ms(&format!("{prefix}{tail}"));
+        }
+    }
+
     #[test]
     fn rfc3339_times_match_known_epochs() {
         // Values from `date -u -d ... +%s`.
@@ -225,5 +245,9 @@ mod tests {
         assert_eq!(parse_rfc3339_ms("2026-13-01T00:00:00Z"), None);
         assert_eq!(parse_rfc3339_ms("2026-12-01 02:00"), None);
         assert_eq!(parse_rfc3339_ms("2026-12-01T02:00:00"), None);
+        // Multi-byte characters where digits or separators are expected.
+        assert_eq!(parse_rfc3339_ms("2026-12-01T02:00:00+0é00"), None);
+        assert_eq!(parse_rfc3339_ms("2026-12-01T02:00:00.é"), None);
+        assert_eq!(parse_rfc3339_ms("2026-12-01T02:00:0éZ"), None);
     }
 }

@@ -104,7 +104,10 @@ notifiers = ["pager", "ops-hook"]
         }
         other => panic!("{other:?}"),
     }
-    assert!(matches!(config.monitors[1].kind, MonitorKind::Postgres { .. }));
+    assert!(matches!(
+        config.monitors[1].kind,
+        MonitorKind::Postgres { .. }
+    ));
 
     let email = &config.notifiers[2];
     match &email.kind {
@@ -114,7 +117,10 @@ notifiers = ["pager", "ops-hook"]
         other => panic!("{other:?}"),
     }
     assert!(!email.critical_only);
-    assert!(config.notifiers[3].critical_only, "sms is critical-only by default");
+    assert!(
+        config.notifiers[3].critical_only,
+        "sms is critical-only by default"
+    );
     assert!(config.notifiers[0].fallback);
 
     let alerts = &config.alerts;
@@ -165,7 +171,11 @@ ends = "2026-12-01T03:00:00Z"
     let slack = find("notifiers[0].url");
     assert!(slack.message.contains("secret"));
     assert_eq!(slack.line, Some(line_of(text, "hooks.slack")));
-    assert!(find("alerts.routes[0].notifiers").message.contains("nobody"));
+    assert!(
+        find("alerts.routes[0].notifiers")
+            .message
+            .contains("nobody")
+    );
     assert!(find("maintenance[0].starts").message.contains("RFC 3339"));
     // Values from the file are never repeated in messages.
     assert!(problems.iter().all(|p| !p.message.contains("pw@")));
@@ -189,4 +199,40 @@ conditions = ["[STATUS] == 200", "[NOPE] == 1"]
     assert_eq!(problems.len(), 1);
     assert_eq!(problems[0].path, "monitors[0].conditions[1]");
     assert_eq!(problems[0].line, Some(line_of(text, "conditions")));
+}
+
+#[test]
+fn credentials_never_travel_in_clear_text_off_the_machine() {
+    let text = r#"
+[[notifiers]]
+name = "pager"
+kind = "sms"
+base_url = "http://sms.example.com"
+account_sid = "AC1"
+auth_token = "${SMS_TOKEN}"
+from = "+1"
+to = ["+2"]
+
+[[notifiers]]
+name = "mail"
+kind = "email"
+smtp_host = "mail.example.com"
+smtp_security = "none"
+smtp_username = "bulwark"
+smtp_password = "${SMS_TOKEN}"
+from = "a@example.com"
+to = ["b@example.com"]
+"#;
+    let problems = load(text).unwrap_err();
+    let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+    assert!(paths.contains(&"notifiers[0].base_url"), "{problems:?}");
+    assert!(
+        paths.contains(&"notifiers[1].smtp_security"),
+        "{problems:?}"
+    );
+    // On loopback (a local relay or a test receiver) plain is fine.
+    let local = text
+        .replace("http://sms.example.com", "http://127.0.0.1:8025")
+        .replace("mail.example.com", "localhost");
+    assert!(load(&local).is_ok(), "{:?}", load(&local).err());
 }

@@ -366,6 +366,13 @@ impl MonitorTask {
     ) {
         metrics.state(transition.to);
         let name = self.spec.name.clone();
+        // Incidents can be public: they carry the public name and fixed wording, never
+        // the failure reason (which may quote a response body) or the internal name.
+        let shown = self
+            .spec
+            .display_name
+            .clone()
+            .unwrap_or_else(|| name.clone());
         match transition.to {
             MonitorState::Down => {
                 let reason = reason.unwrap_or_else(|| "check failed".into());
@@ -376,12 +383,14 @@ impl MonitorTask {
                 });
                 self.incident(move |history| {
                     if history.open_incident_for_monitor(&name)?.is_none() {
-                        let title = format!("{name} is down");
+                        let title = format!("{shown} is down");
+                        let message =
+                            format!("{shown} is not responding as expected. We are investigating.");
                         history.open_incident(
                             &title,
                             Impact::Major,
                             Some(&name),
-                            &reason,
+                            &message,
                             transition.at_ms,
                         )?;
                     }
@@ -401,7 +410,7 @@ impl MonitorTask {
                 // seen down in this run).
                 self.incident(move |history| {
                     if let Some(incident) = history.open_incident_for_monitor(&name)? {
-                        let message = format!("{name} is up again");
+                        let message = format!("{shown} has recovered.");
                         history.add_update(
                             incident.id,
                             IncidentStatus::Resolved,

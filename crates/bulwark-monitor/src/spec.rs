@@ -24,6 +24,9 @@ pub const DEFAULT_SUCCESSES_BEFORE_UP: u32 = 2;
 #[derive(Clone, Debug)]
 pub struct MonitorSpec {
     pub name: String,
+    /// The public name, used in incidents the monitor opens (they may be shown on the
+    /// status page); `name` when `None`.
+    pub display_name: Option<String>,
     pub probe: ProbeSpec,
     pub interval: Duration,
     pub timeout: Duration,
@@ -39,6 +42,7 @@ impl MonitorSpec {
     pub fn new(name: impl Into<String>, probe: ProbeSpec) -> Self {
         Self {
             name: name.into(),
+            display_name: None,
             probe,
             interval: DEFAULT_INTERVAL,
             timeout: DEFAULT_TIMEOUT,

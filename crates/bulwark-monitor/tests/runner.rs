@@ -36,6 +36,7 @@ async fn a_stopped_server_goes_down_after_three_failures_and_comes_back_up() {
     let (server, mut requests) = TestServer::gated(None).await;
     let addr = server.addr;
     let mut spec = MonitorSpec::new("api", ProbeSpec::http_get(server.url("/health")));
+    spec.display_name = Some("Public API".into());
     spec.interval = Duration::from_millis(5);
     spec.timeout = Duration::from_secs(5);
     let bus = Bus::new(64);
@@ -92,10 +93,15 @@ async fn a_stopped_server_goes_down_after_three_failures_and_comes_back_up() {
         .open_incident_for_monitor("api")
         .unwrap()
         .expect("an incident is open");
-    assert_eq!(incident.title, "api is down");
+    assert_eq!(incident.title, "Public API is down");
     assert_eq!(incident.impact, Impact::Major);
     assert_eq!(incident.status, IncidentStatus::Investigating);
-    assert_eq!(incident.updates[0].message, *reason);
+    // Incidents may be public: the reason stays out of them.
+    assert_eq!(
+        incident.updates[0].message,
+        "Public API is not responding as expected. We are investigating."
+    );
+    assert!(!incident.updates[0].message.contains(reason.as_str()));
 
     // Now the server goes away entirely: connections are refused, still down, and no
     // second incident or event.

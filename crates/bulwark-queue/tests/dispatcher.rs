@@ -520,7 +520,8 @@ async fn notifications_are_left_to_their_own_worker() {
     let notification = h.send("notify:ops", b"alert").await;
     let unknown = h.send("nobody", b"lost").await;
     // The sweep that dead-letters the unknown destination has passed the notification.
-    h.wait_until(unknown, |m| m.state == MessageState::Dead).await;
+    h.wait_until(unknown, |m| m.state == MessageState::Dead)
+        .await;
     let kept = h.store.get(notification).await.unwrap().unwrap();
     assert_eq!(kept.state, MessageState::Pending);
     assert_eq!(kept.attempts, 0);

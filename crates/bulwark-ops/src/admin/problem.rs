@@ -41,6 +41,8 @@ pub fn scope_name(scope: Scope) -> &'static str {
         Scope::Replay => "replay",
         Scope::Purge => "purge",
         Scope::AlertsWrite => "alerts:write",
+        Scope::SilencesWrite => "silences:write",
+        Scope::IncidentsWrite => "incidents:write",
     }
 }
 

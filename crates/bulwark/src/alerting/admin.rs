@@ -5,11 +5,15 @@
 //! | `POST /admin/v1/alerts`                  | `alerts:write` | 200 `{"accepted": n}`; Alertmanager v2 body |
 //! | `GET /admin/v1/alerts`                   | `read`         | 200 `{"active": [...], "history": [...]}` |
 //! | `GET /admin/v1/silences`                 | `read`         | 200, active and pending silences      |
-//! | `POST /admin/v1/silences`                | `alerts:write` | 200 `{"id": ...}`                      |
-//! | `DELETE /admin/v1/silences/{id}`         | `alerts:write` | 204 / 404                             |
+//! | `POST /admin/v1/silences`                | `silences:write` | 200 `{"id": ...}`                    |
+//! | `DELETE /admin/v1/silences/{id}`         | `silences:write` | 204 / 404                            |
 //! | `GET /admin/v1/incidents`                | `read`         | 200, incidents of the last 90 days    |
-//! | `POST /admin/v1/incidents`               | `alerts:write` | 200, the new incident                 |
-//! | `POST /admin/v1/incidents/{id}/updates`  | `alerts:write` | 200, the incident / 404               |
+//! | `POST /admin/v1/incidents`               | `incidents:write` | 200, the new incident / 400        |
+//! | `POST /admin/v1/incidents/{id}/updates`  | `incidents:write` | 200, the incident / 404            |
+//!
+//! Scopes are split so that an app's `alerts:write` token can raise alerts but not
+//! silence them (a compromised app could hide its own attack) nor write on the public
+//! status page.
 //!
 //! `GET /admin/v1/alerts` takes `state` (firing, resolved, suppressed), `since_ms` and
 //! `limit` (1-1000, default 100). Incidents need at least one monitor (they live in the
@@ -262,6 +266,14 @@ fn silence_from(body: &[u8], created_by: &str, now: i64) -> Result<Silence, Admi
             })
             .transpose()
     };
+    bounded_len("comment", &body.comment, 1024)?;
+    if body.matchers.is_empty() || body.matchers.len() > 64 {
+        return Err(AdminProblem::BadBody("give 1 to 64 matchers".into()));
+    }
+    for m in &body.matchers {
+        bounded_len("matcher name", &m.name, 128)?;
+        bounded_len("matcher value", &m.value, 1024)?;
+    }
     let starts = time("startsAt", &body.starts_at)?.unwrap_or(now);
     let ends = match (time("endsAt", &body.ends_at)?, &body.duration) {
         (Some(ends), None) => ends,
@@ -302,17 +314,24 @@ fn silence_from(body: &[u8], created_by: &str, now: i64) -> Result<Silence, Admi
 
 async fn add_silence(State(state): State<AlertAdmin>, headers: HeaderMap, body: Bytes) -> Response {
     let answer = async {
-        let caller = authorize(&state.tokens, &headers, Scope::AlertsWrite)?;
+        let caller = authorize(&state.tokens, &headers, Scope::SilencesWrite)?;
         let now = now_ms();
         let silence = silence_from(&body, caller.name(), now)?;
-        let history = Arc::clone(&state.alerting.history);
-        let stored = silence.clone();
-        blocking(move || history.add_silence(&stored, now).map_err(|e| e.to_string())).await?;
+        // The engine first (it refuses past its cap), then the store; a store failure
+        // takes the silence back out, so the two never disagree after a restart.
         state
             .alerting
             .engine()
             .add_silence(silence.clone(), now)
             .map_err(|e| AdminProblem::BadBody(e.to_string()))?;
+        let history = Arc::clone(&state.alerting.history);
+        let stored = silence.clone();
+        let saved =
+            blocking(move || history.add_silence(&stored, now).map_err(|e| e.to_string())).await;
+        if let Err(problem) = saved {
+            let _ = state.alerting.engine().expire_silence(&silence.id, now);
+            return Err(problem);
+        }
         state.alerting.wake.notify_one();
         admin_action(
             &state,
@@ -333,7 +352,7 @@ async fn expire_silence(
     Path(id): Path<String>,
 ) -> Response {
     let answer = async {
-        let caller = authorize(&state.tokens, &headers, Scope::AlertsWrite)?;
+        let caller = authorize(&state.tokens, &headers, Scope::SilencesWrite)?;
         let now = now_ms();
         state
             .alerting
@@ -405,6 +424,15 @@ struct UpdateBody {
     message: String,
 }
 
+fn bounded_len(field: &str, text: &str, max: usize) -> Result<(), AdminProblem> {
+    if text.len() > max {
+        return Err(AdminProblem::BadBody(format!(
+            "{field} must have at most {max} bytes"
+        )));
+    }
+    Ok(())
+}
+
 fn bounded(field: &str, text: &str, max: usize) -> Result<(), AdminProblem> {
     if text.trim().is_empty() || text.len() > max {
         return Err(AdminProblem::BadBody(format!(
@@ -420,7 +448,7 @@ async fn open_incident(
     body: Bytes,
 ) -> Response {
     let answer = async {
-        let caller = authorize(&state.tokens, &headers, Scope::AlertsWrite)?;
+        let caller = authorize(&state.tokens, &headers, Scope::IncidentsWrite)?;
         let monitors = monitors(&state)?;
         let body: IncidentBody = serde_json::from_slice(&body)
             .map_err(|e| AdminProblem::BadBody(format!("expected an incident: {e}")))?;
@@ -429,6 +457,12 @@ async fn open_incident(
         let impact = Impact::parse(&body.impact).ok_or_else(|| {
             AdminProblem::BadBody("impact is none, minor, major or critical".into())
         })?;
+        // A typo would store an incident no page ever shows.
+        if let Some(name) = &body.monitor
+            && (name.len() > 64 || monitors.status(name).is_none())
+        {
+            return Err(AdminProblem::BadBody(format!("no monitor named {name:?}")));
+        }
         let now = now_ms();
         let incident = blocking(move || {
             monitors
@@ -463,7 +497,7 @@ async fn update_incident(
     body: Bytes,
 ) -> Response {
     let answer = async {
-        let caller = authorize(&state.tokens, &headers, Scope::AlertsWrite)?;
+        let caller = authorize(&state.tokens, &headers, Scope::IncidentsWrite)?;
         let monitors = monitors(&state)?;
         let id: i64 = id.parse().map_err(|_| AdminProblem::NotFound("incident"))?;
         let body: UpdateBody = serde_json::from_slice(&body)

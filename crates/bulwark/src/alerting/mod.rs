@@ -19,11 +19,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use bulwark_alerts::{
-    AlertEngine, AlertHistory, ChangeKind, Facts, Severity, TickOutput, parse_exposition,
+    AlertEngine, AlertHistory, ChangeKind, Facts, Outgoing, Severity, TickOutput, parse_exposition,
 };
 use bulwark_config::ValidatedConfig;
 use bulwark_events::Bus;
 use bulwark_monitor::Monitors;
+use bulwark_notify::EnqueueError;
 use bulwark_ops::health::Health;
 use bulwark_queue::store::SqliteStore;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -31,6 +32,10 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use notifiers::SharedOutbox;
+
+/// Resolved alerts and expired silences are kept this long in `alerts.db`.
+const HISTORY_RETENTION_MS: i64 = 90 * 86_400_000;
+const PRUNE_EVERY_MS: i64 = 3_600_000;
 
 /// Active alerts by severity, after silences and maintenance.
 pub const ALERTS_FIRING: &str = "bulwark_alerts_firing";
@@ -82,6 +87,10 @@ fn describe() {
         "Alert evaluations that could not read bulwark's own metrics."
     );
     metrics::counter!(EVALUATION_FAILURES).absolute(0);
+    metrics::describe_counter!(
+        NOTIFICATIONS_UNQUEUED,
+        "Notifications given up on because the store refused them until they were stale (expired) or too many waited (overflow)."
+    );
     for severity in ["critical", "high", "medium", "low", "info"] {
         metrics::gauge!(ALERTS_FIRING, "severity" => severity).set(0.0);
     }
@@ -153,16 +162,66 @@ pub async fn start(
         outbox,
         bus: bus.clone(),
     };
+    tokio::spawn(wake_on_state_changes(
+        bus.subscribe("alerts"),
+        Arc::clone(&alerting.wake),
+        cancel.clone(),
+    ));
     tokio::spawn(run(
         alerting.clone(),
         sources,
         config.alerts.evaluate_every,
+        config.alerts.repeat_interval,
         cancel.clone(),
     ));
     Ok(alerting)
 }
 
-async fn run(alerting: Alerting, sources: Sources, every: Duration, cancel: CancellationToken) {
+/// Evaluates at once when something changed state, instead of at the next tick: the tick
+/// stays the source of truth (a lost event changes nothing), the bus only makes it sooner.
+/// Per-request events (security violations, admin actions) do not wake it: under an
+/// attack they would turn every request into an evaluation.
+async fn wake_on_state_changes(
+    mut events: bulwark_events::Subscriber,
+    wake: Arc<Notify>,
+    cancel: CancellationToken,
+) {
+    use bulwark_events::BusEvent;
+    loop {
+        let envelope = tokio::select! {
+            envelope = events.recv() => envelope,
+            () = cancel.cancelled() => return,
+        };
+        let Some(envelope) = envelope else { return };
+        let changes_state = matches!(
+            envelope.event,
+            BusEvent::MonitorDown { .. }
+                | BusEvent::MonitorUp { .. }
+                | BusEvent::CheckFailed { .. }
+                | BusEvent::CheckRecovered { .. }
+                | BusEvent::UpstreamTargetEjected { .. }
+                | BusEvent::UpstreamTargetRestored { .. }
+                | BusEvent::RateLimitBackendUnavailable
+                | BusEvent::RateLimitBackendRecovered
+        );
+        if changes_state {
+            wake.notify_one();
+        }
+    }
+}
+
+async fn run(
+    alerting: Alerting,
+    sources: Sources,
+    every: Duration,
+    repeat_interval: Duration,
+    cancel: CancellationToken,
+) {
+    let mut last_prune_ms = 0;
+    let mut unqueued = Unqueued {
+        waiting: std::collections::VecDeque::new(),
+        expire_after_ms: i64::try_from(repeat_interval.as_millis()).unwrap_or(i64::MAX),
+    };
     let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -188,7 +247,20 @@ async fn run(alerting: Alerting, sources: Sources, every: Duration, cancel: Canc
                 .count();
             metrics::gauge!(ALERTS_FIRING, "severity" => severity.label()).set(count as f64);
         }
-        settle(&alerting, &sources, out, now).await;
+        settle(&alerting, &sources, &out, now).await;
+        if now - last_prune_ms >= PRUNE_EVERY_MS {
+            last_prune_ms = now;
+            let history = Arc::clone(&alerting.history);
+            let pruned =
+                tokio::task::spawn_blocking(move || history.prune(now - HISTORY_RETENTION_MS))
+                    .await;
+            if let Ok(Err(error)) = pruned {
+                tracing::warn!(%error, "Cannot prune the alert history.");
+            }
+        }
+        if let Some(outbox) = &sources.outbox {
+            unqueued.enqueue(outbox, out.notifications, now).await;
+        }
     }
 }
 
@@ -219,8 +291,8 @@ fn facts(alerting: &Alerting, sources: &Sources) -> Facts {
     facts
 }
 
-/// History, bus and outbox for one tick's output.
-async fn settle(alerting: &Alerting, sources: &Sources, out: TickOutput, now: i64) {
+/// History and bus for one tick's output.
+async fn settle(alerting: &Alerting, sources: &Sources, out: &TickOutput, now: i64) {
     for change in &out.changes {
         if let Some(event) = change.bus_event() {
             sources.bus.publish(event);
@@ -258,16 +330,147 @@ async fn settle(alerting: &Alerting, sources: &Sources, out: TickOutput, now: i6
             Err(error) => tracing::error!(%error, "Writing the alert history failed."),
         }
     }
-    let Some(outbox) = &sources.outbox else {
-        return;
-    };
-    for outgoing in out.notifications {
-        // The outbox counts, logs and falls back on its own; nothing more to do here.
-        if let Err(error) = outbox
-            .enqueue(&outgoing.notifier, &outgoing.notification, now)
-            .await
-        {
-            tracing::error!(notifier = %outgoing.notifier, %error, "A notification could not be queued.");
+}
+
+/// Notifications the store refused, tried again on every tick, oldest first (so a group's
+/// firing and resolved keep their order), until they are stored or as old as the repeat
+/// interval (the engine sends a fresh one by then). The engine counts a notification as
+/// sent once it hands it over, so without this a refused one would wait for the repeat.
+struct Unqueued {
+    waiting: std::collections::VecDeque<(i64, Outgoing)>,
+    expire_after_ms: i64,
+}
+
+/// Refused notifications kept at most; beyond it the oldest are dropped (and counted).
+const MAX_UNQUEUED: usize = 1000;
+pub const NOTIFICATIONS_UNQUEUED: &str = "bulwark_notifications_unqueued_total";
+
+impl Unqueued {
+    async fn enqueue(&mut self, outbox: &SharedOutbox, fresh: Vec<Outgoing>, now: i64) {
+        let mut batch: Vec<(i64, Outgoing)> = self.waiting.drain(..).collect();
+        batch.extend(fresh.into_iter().map(|o| (now, o)));
+        for (first_try, outgoing) in batch {
+            if now - first_try >= self.expire_after_ms {
+                metrics::counter!(NOTIFICATIONS_UNQUEUED, "notifier" => outgoing.notifier.clone(), "reason" => "expired").increment(1);
+                continue;
+            }
+            // The outbox counts, logs and sends to fallback notifiers on its own.
+            match outbox
+                .enqueue(&outgoing.notifier, &outgoing.notification, now)
+                .await
+            {
+                Ok(_) => {}
+                Err(error @ EnqueueError::Store { .. }) => {
+                    tracing::warn!(notifier = %outgoing.notifier, %error, "Notification not stored; trying again next round.");
+                    self.waiting.push_back((first_try, outgoing));
+                }
+                Err(error) => {
+                    tracing::error!(notifier = %outgoing.notifier, %error, "A notification could not be queued.");
+                }
+            }
         }
+        while self.waiting.len() > MAX_UNQUEUED {
+            if let Some((_, dropped)) = self.waiting.pop_front() {
+                metrics::counter!(NOTIFICATIONS_UNQUEUED, "notifier" => dropped.notifier, "reason" => "overflow").increment(1);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use bulwark_notify::{AlertStatus, Notification, Notifier, NotifierKind, NotifierSpec, Outbox};
+    use bulwark_queue::store::{Leases, SqliteStore};
+
+    use super::*;
+
+    fn outgoing(group: &str) -> Outgoing {
+        Outgoing {
+            notifier: "hook".into(),
+            notification: Notification {
+                version: "4".into(),
+                group_key: group.into(),
+                truncated_alerts: 0,
+                status: AlertStatus::Firing,
+                receiver: "hook".into(),
+                group_labels: BTreeMap::new(),
+                common_labels: BTreeMap::new(),
+                common_annotations: BTreeMap::new(),
+                external_url: String::new(),
+                alerts: Vec::new(),
+            },
+        }
+    }
+
+    #[tokio::test]
+    async fn notifications_the_store_refused_are_stored_once_it_takes_them_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let notifier = Notifier::new(
+            NotifierSpec {
+                name: "hook".into(),
+                kind: NotifierKind::Webhook(bulwark_notify::WebhookSpec {
+                    url: "http://127.0.0.1:9/hook".parse().unwrap(),
+                    headers: Vec::new(),
+                }),
+                fallback: false,
+            },
+            Duration::from_secs(1),
+        )
+        .unwrap();
+        let outbox: SharedOutbox = Arc::new(Outbox::new(store.clone(), &[Arc::new(notifier)]));
+        let mut unqueued = Unqueued {
+            waiting: std::collections::VecDeque::new(),
+            expire_after_ms: 60_000,
+        };
+        // The store refuses inserts, as a full disk would.
+        let conn = rusqlite::Connection::open(dir.path().join("bulwark.db")).unwrap();
+        conn.execute_batch(
+            "CREATE TRIGGER refuse BEFORE INSERT ON messages \
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
+        )
+        .unwrap();
+        unqueued
+            .enqueue(&outbox, vec![outgoing("g1"), outgoing("g2")], 1_000)
+            .await;
+        assert_eq!(unqueued.waiting.len(), 2);
+        let destinations = ["notify:hook".to_string()];
+        assert_eq!(store.next_due_at(&destinations).await.unwrap(), None);
+
+        // The store is back: the next round stores both.
+        conn.execute_batch("DROP TRIGGER refuse;").unwrap();
+        unqueued.enqueue(&outbox, vec![], 2_000).await;
+        assert!(unqueued.waiting.is_empty());
+        let claimed = store.claim(&destinations, 10, 1_000, 10_000).await.unwrap();
+        let mut groups: Vec<Option<String>> = claimed
+            .iter()
+            .map(|c| c.message.ordering_key.clone())
+            .collect();
+        groups.sort();
+        assert_eq!(groups, [Some("g1".to_string()), Some("g2".to_string())]);
+    }
+
+    #[tokio::test]
+    async fn refused_notifications_are_given_up_at_the_repeat_interval() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let outbox: SharedOutbox = Arc::new(Outbox::new(store.clone(), &[]));
+        let conn = rusqlite::Connection::open(dir.path().join("bulwark.db")).unwrap();
+        conn.execute_batch(
+            "CREATE TRIGGER refuse BEFORE INSERT ON messages \
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
+        )
+        .unwrap();
+        let mut unqueued = Unqueued {
+            waiting: std::collections::VecDeque::new(),
+            expire_after_ms: 60_000,
+        };
+        unqueued.enqueue(&outbox, vec![outgoing("g1")], 0).await;
+        unqueued.enqueue(&outbox, vec![], 59_999).await;
+        assert_eq!(unqueued.waiting.len(), 1);
+        unqueued.enqueue(&outbox, vec![], 60_000).await;
+        assert!(unqueued.waiting.is_empty());
     }
 }

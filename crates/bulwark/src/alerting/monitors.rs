@@ -95,5 +95,6 @@ fn spec(monitor: &Monitor) -> anyhow::Result<MonitorSpec> {
     spec.failures_before_down = monitor.failures_before_down;
     spec.successes_before_up = monitor.successes_before_up;
     spec.conditions = conditions;
+    spec.display_name = Some(monitor.display_name.clone());
     Ok(spec)
 }

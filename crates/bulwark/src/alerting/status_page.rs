@@ -43,9 +43,12 @@ pub struct PageConfig {
 }
 
 impl PageConfig {
+    /// `None` when the page is off, or when no monitor is public: the page then does not
+    /// take `/status` from the app behind bulwark.
     pub fn from_config(config: &ValidatedConfig) -> Option<PageConfig> {
         let page = &config.status_page;
-        page.enabled.then(|| PageConfig {
+        let any_public = config.monitors.iter().any(|m| m.public);
+        (page.enabled && any_public).then(|| PageConfig {
             path: page.path.clone(),
             title: page.title.clone(),
             logo_url: page.logo_url.clone(),
@@ -204,7 +207,11 @@ fn snapshot(config: &PageConfig, monitors: &Monitors, now: i64) -> StatusSnapsho
         maintenance: config
             .maintenance
             .iter()
+            // A window only about private monitors is nobody's business outside.
             .filter(|w| w.ends_ms > now)
+            .filter(|w| {
+                w.monitors.is_empty() || w.monitors.iter().any(|m| public.contains(&m.as_str()))
+            })
             .map(|w| MaintenanceWindow {
                 name: w.name.clone(),
                 starts_ms: w.starts_ms,

@@ -11,6 +11,7 @@ use crate::support::{Bulwark, Options, eventually};
 
 const ALERTS_TOKEN: &str = "al_9f3kQ2mX7vL1pR8sT4wY6zB0nC5dE2gH7jK3";
 const READ_TOKEN: &str = "rd_4hN8qW2eR6tY0uI3oP7aS1dF5gJ9kL2zX6c";
+const OPERATOR_TOKEN: &str = "op_2kD7fH1jL5nQ9sV3xZ8bM4cR6tW0yE3uA5gJ";
 const SLACK_URL_PATH: &str = "/slack/T000/B000/XXXXXXXXXXXXXXXX";
 const SMS_TOKEN: &str = "sms-provider-auth-token-0123456789";
 
@@ -58,6 +59,7 @@ fn env(receiver: &Receiver) -> Options<'static> {
             ("SMS_TOKEN", SMS_TOKEN.to_string()),
             ("ALERTS_TOKEN", ALERTS_TOKEN.to_string()),
             ("READ_TOKEN", READ_TOKEN.to_string()),
+            ("OPERATOR_TOKEN", OPERATOR_TOKEN.to_string()),
         ],
     }
 }
@@ -282,6 +284,11 @@ name = "viewer"
 token = "${{READ_TOKEN}}"
 scopes = ["read"]
 
+[[admin.tokens]]
+name = "oncall"
+token = "${{OPERATOR_TOKEN}}"
+scopes = ["read", "silences:write"]
+
 [[notifiers]]
 name = "hook"
 kind = "webhook"
@@ -358,19 +365,22 @@ url = "{hook}"
         "{history}"
     );
 
-    // A silence on another alert name; then the new alert stays muted.
-    let silence = client
-        .post(bulwark.ops_url("/admin/v1/silences"))
-        .bearer_auth(ALERTS_TOKEN)
-        .json(&serde_json::json!({
-            "matchers": [{ "name": "alertname", "value": "RefundsStuck" }],
-            "duration": "1h",
-            "comment": "known issue, fix deploying"
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(silence.status(), 200);
+    // A silence on another alert name; then the new alert stays muted. The app's token
+    // cannot silence (it could hide its own attack); the on-call's can.
+    let silence_body = serde_json::json!({
+        "matchers": [{ "name": "alertname", "value": "RefundsStuck" }],
+        "duration": "1h",
+        "comment": "known issue, fix deploying"
+    });
+    let silence = |token: &'static str| {
+        client
+            .post(bulwark.ops_url("/admin/v1/silences"))
+            .bearer_auth(token)
+            .json(&silence_body)
+            .send()
+    };
+    assert_eq!(silence(ALERTS_TOKEN).await.unwrap().status(), 403);
+    assert_eq!(silence(OPERATOR_TOKEN).await.unwrap().status(), 200);
     let muted = serde_json::json!([{
         "labels": { "alertname": "RefundsStuck", "severity": "critical", "type": "business" }
     }]);
@@ -396,5 +406,96 @@ url = "{hook}"
             .iter()
             .all(|r| !r.json().to_string().contains("RefundsStuck")),
         "a silenced alert was notified"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_maintenance_window_mutes_its_monitors_alerts_and_shows_on_the_status_page() {
+    let receiver = Receiver::start(0).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let at = |offset_ms: i64| bulwark_alerts::rfc3339::format_ms(now + offset_ms);
+    // Both monitors are down (nothing listens on port 1); only "db" is under maintenance.
+    let bulwark = Bulwark::start_with(
+        &format!(
+            r#"
+[[monitors]]
+name = "db"
+kind = "tcp"
+address = "127.0.0.1:1"
+interval = "100ms"
+public = true
+
+[[monitors]]
+name = "cache"
+kind = "tcp"
+address = "127.0.0.1:1"
+interval = "100ms"
+public = true
+
+[[maintenance]]
+name = "Database upgrade"
+starts = "{starts}"
+ends = "{ends}"
+monitors = ["db"]
+
+[alerts]
+evaluate_every = "100ms"
+group_by = ["alertname", "monitor"]
+
+[[notifiers]]
+name = "hook"
+kind = "webhook"
+url = "{hook}"
+"#,
+            starts = at(-3_600_000),
+            ends = at(3_600_000),
+            hook = receiver.url("/hook"),
+        ),
+        Options { env: vec![] },
+    );
+    // The cache's alert arrives after the 10 s group wait for critical alerts; the db's
+    // had the same chance by then.
+    assert!(
+        eventually(Duration::from_secs(30), || async {
+            !receiver.at("/hook").is_empty()
+        })
+        .await,
+        "{}",
+        bulwark.output()
+    );
+    let notified: Vec<String> = receiver
+        .at("/hook")
+        .iter()
+        .map(|r| r.json()["alerts"][0]["labels"]["monitor"].to_string())
+        .collect();
+    assert_eq!(notified, vec!["\"cache\"".to_string()]);
+    assert!(
+        eventually(Duration::from_secs(15), || async {
+            let json: serde_json::Value = reqwest::get(bulwark.url("/status.json"))
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let states: Vec<String> = json["groups"][0]["components"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|c| {
+                    format!(
+                        "{}={}",
+                        c["slug"].as_str().unwrap_or(""),
+                        c["state"].as_str().unwrap_or("")
+                    )
+                })
+                .collect();
+            states == ["db=maintenance", "cache=down"]
+                && json["maintenance"][0]["name"] == "Database upgrade"
+                && json["maintenance"][0]["active"] == true
+        })
+        .await
     );
 }

@@ -64,7 +64,7 @@ interval = "200ms"
 [[admin.tokens]]
 name = "ops"
 token = "${{ALERTS_TOKEN}}"
-scopes = ["read", "alerts:write"]
+scopes = ["read", "incidents:write"]
 "#,
             url = service.url("/health"),
         ),
