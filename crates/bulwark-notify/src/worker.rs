@@ -131,42 +131,63 @@ where
     }
 
     /// Runs until `cancel` fires; sends in flight are finished first.
+    ///
+    /// Sends run concurrently, up to [`MAX_IN_FLIGHT`], and claiming goes on while they
+    /// run: a slow notifier (an SMTP server taking its whole timeout) holds its own
+    /// messages only, never the others' (each claimed message keeps its lease until it
+    /// is settled, so nothing is claimed twice).
     pub async fn run(self, cancel: CancellationToken) {
         if self.destinations.is_empty() {
             cancel.cancelled().await;
             return;
         }
+        let mut sends: JoinSet<()> = JoinSet::new();
         while !cancel.is_cancelled() {
-            let wait = match self.round(now_ms()).await {
-                Ok(0) => self.idle_wait().await,
-                Ok(_) => continue,
-                Err(error) => {
-                    warn!(%error, "Cannot claim notifications; trying again shortly.");
-                    self.options.store_backoff
+            while let Some(done) = sends.try_join_next() {
+                log_join(done);
+            }
+            let free = MAX_IN_FLIGHT.saturating_sub(sends.len());
+            let wait = if free == 0 {
+                self.options.max_idle
+            } else {
+                let limit = u32::try_from(free)
+                    .unwrap_or(u32::MAX)
+                    .min(self.options.batch);
+                match self.claim_into(&mut sends, limit, now_ms()).await {
+                    Ok(0) => self.idle_wait().await,
+                    Ok(_) => continue,
+                    Err(error) => {
+                        warn!(%error, "Cannot claim notifications; trying again shortly.");
+                        self.options.store_backoff
+                    }
                 }
             };
             tokio::select! {
                 () = cancel.cancelled() => break,
                 () = self.shared.waker.notified() => {}
                 () = tokio::time::sleep(wait) => {}
+                // A settled send may free a slot or the next message of its group.
+                Some(done) = sends.join_next(), if !sends.is_empty() => log_join(done),
             }
+        }
+        while let Some(done) = sends.join_next().await {
+            log_join(done);
         }
     }
 
-    /// Claims one batch and settles every message of it; returns how many were claimed.
-    pub async fn round(&self, now_ms: i64) -> Result<usize, StoreError> {
+    /// Claims up to `limit` messages and starts their sends in `sends`.
+    async fn claim_into(
+        &self,
+        sends: &mut JoinSet<()>,
+        limit: u32,
+        now_ms: i64,
+    ) -> Result<usize, StoreError> {
         self.shared.counters.claimed();
         let claimed = self
             .store
-            .claim(
-                &self.destinations,
-                self.options.batch,
-                self.lease_ms,
-                now_ms,
-            )
+            .claim(&self.destinations, limit, self.lease_ms, now_ms)
             .await?;
         let count = claimed.len();
-        let mut sends = JoinSet::new();
         for message in claimed {
             let Some(notifier) = self.notifiers.get(&message.message.destination).cloned() else {
                 continue;
@@ -180,10 +201,18 @@ where
             };
             sends.spawn(async move { delivery.settle(message).await });
         }
+        Ok(count)
+    }
+
+    /// Claims one batch and settles every message of it; returns how many were claimed.
+    /// (Tests drive rounds one by one; [`run`](Self::run) overlaps them.)
+    pub async fn round(&self, now_ms: i64) -> Result<usize, StoreError> {
+        let mut sends = JoinSet::new();
+        let count = self
+            .claim_into(&mut sends, self.options.batch, now_ms)
+            .await?;
         while let Some(done) = sends.join_next().await {
-            if let Err(error) = done {
-                warn!(%error, "A notification delivery task failed.");
-            }
+            log_join(done);
         }
         Ok(count)
     }
@@ -297,6 +326,15 @@ impl<S: Leases> Delivery<S> {
 
 fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Sends in flight at most, over all notifiers.
+pub const MAX_IN_FLIGHT: usize = 32;
+
+fn log_join(done: Result<(), tokio::task::JoinError>) {
+    if let Err(error) = done {
+        warn!(%error, "A notification delivery task failed.");
+    }
 }
 
 fn now_ms() -> i64 {

@@ -382,3 +382,44 @@ async fn after_a_restart_firing_and_resolved_both_go_out_in_order() {
     assert_eq!(h.outbox.stats().superseded, 0);
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_notifier_that_hangs_does_not_hold_the_others() {
+    // Accepts connections and never answers: each attempt takes the whole timeout (5 s).
+    let hanging = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hanging_url = format!("http://{}/alerts", hanging.local_addr().unwrap());
+    let (accepted_tx, mut accepted) = tokio::sync::mpsc::channel::<()>(8);
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = hanging.accept().await {
+            held.push(stream);
+            let _ = accepted_tx.send(()).await;
+        }
+    });
+    let receiver = Receiver::start(vec![], 200).await;
+    let slow = NotifierSpec {
+        name: "slow".into(),
+        kind: NotifierKind::Webhook(WebhookSpec {
+            url: hanging_url.parse().unwrap(),
+            headers: vec![],
+        }),
+        fallback: false,
+    };
+    let mut h = Harness::new(vec![slow, webhook("ops", &receiver, false)]);
+    h.start_worker(fast_options());
+
+    let n = notification("DiskFull", "g-slow", AlertStatus::Firing);
+    h.outbox.enqueue("slow", &n, now_ms()).await.unwrap();
+    // The slow send is in flight before the other notification even exists.
+    accepted.recv().await.unwrap();
+    let n = notification("DiskFull", "g-fast", AlertStatus::Firing);
+    h.outbox.enqueue("ops", &n, now_ms()).await.unwrap();
+    h.wait_for("the other notifier's delivery", || {
+        h.outbox.stats().sent == 1
+    })
+    .await;
+    // Delivered while the slow one was still waiting for its answer.
+    assert_eq!(h.outbox.stats().failed, 0);
+    assert_eq!(receiver.got().len(), 1);
+    h.stop().await;
+}
