@@ -117,6 +117,8 @@ external_url = "https://status.example.com"
         bulwark.output()
     );
     let took = stopped.elapsed();
+    // Recorded in the closing note and docs/benchmarks.md (shown with --no-capture).
+    eprintln!("notified {took:?} after the service stopped");
     // The first failed check comes at most one interval after the stop; the promise is
     // a notification within 60 s of it.
     assert!(
