@@ -75,6 +75,9 @@ impl Bulwark {
             }
             None => Command::new(env!("CARGO_BIN_EXE_bulwark")),
         };
+        // Its own process group, so that Drop also ends a bulwark run under a wrapper
+        // (strace): killing the wrapper alone would leave bulwark running, detached.
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
         command
             .args(["run", "--config"])
             .arg(&config_path)
@@ -201,6 +204,14 @@ impl Bulwark {
 
 impl Drop for Bulwark {
     fn drop(&mut self) {
+        // Only while the child is unreaped: after that its id may belong to someone else.
+        if let (Ok(None), Ok(group)) = (self.child.try_wait(), i32::try_from(self.child.id())) {
+            // SAFETY: kill(2) with a negative pid signals that process group; the group
+            // is the one this harness created for the child, nothing else.
+            unsafe {
+                libc::kill(-group, libc::SIGKILL);
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
