@@ -73,6 +73,8 @@ struct Sources {
     metrics: PrometheusHandle,
     health: Health,
     monitor_severity: HashMap<String, Severity>,
+    /// Sample names the threshold rules read, besides [`BUILTIN_SAMPLES`].
+    threshold_samples: Vec<String>,
     outbox: Option<SharedOutbox>,
     bus: Bus,
 }
@@ -158,6 +160,12 @@ pub async fn start(
                 let severity = Severity::parse(m.severity.as_deref()?)?;
                 Some((m.name.clone(), severity))
             })
+            .collect(),
+        threshold_samples: config
+            .alerts
+            .rules
+            .iter()
+            .map(|r| r.metric.clone())
             .collect(),
         outbox,
         bus: bus.clone(),
@@ -264,9 +272,37 @@ async fn run(
     }
 }
 
+/// Sample names the built-in rules read from bulwark's own metrics. Monitors are read
+/// from the runner instead: with thousands of monitors their series are most of the
+/// scrape, and parsing them every tick would cost more than everything else together.
+const BUILTIN_SAMPLES: &[&str] = &[
+    "circuit_breaker_state",
+    "bulwark_check_up",
+    "bulwark_queue_depth",
+    "security_events_total",
+    "bulwark_deliveries_total",
+    "bulwark_queue_oldest_pending_age_seconds",
+];
+
+/// The lines of `scrape` whose sample name is in `wanted` (no comments).
+fn wanted_lines(scrape: &str, wanted: &[String]) -> String {
+    let mut out = String::new();
+    for line in scrape.lines() {
+        if line.starts_with('#') {
+            continue;
+        }
+        let name = line.split(['{', ' ']).next().unwrap_or("");
+        if BUILTIN_SAMPLES.contains(&name) || wanted.iter().any(|w| w == name) {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
 /// Current state, from bulwark's own metrics plus what they do not say.
 fn facts(alerting: &Alerting, sources: &Sources) -> Facts {
-    let scrape = sources.metrics.render();
+    let scrape = wanted_lines(&sources.metrics.render(), &sources.threshold_samples);
     let samples = match parse_exposition(&scrape) {
         Ok(samples) => samples,
         Err(error) => {
@@ -281,12 +317,18 @@ fn facts(alerting: &Alerting, sources: &Sources) -> Facts {
         failing.critical = checks.iter().any(|c| c.name == failing.check && c.critical);
     }
     if let Some(monitors) = &alerting.monitors {
-        for down in &mut facts.monitors_down {
-            if let Some(reason) = monitors.status(&down.monitor).and_then(|s| s.last_error) {
-                down.reason = reason;
-            }
-            down.severity = sources.monitor_severity.get(&down.monitor).copied();
-        }
+        facts.monitors_down = monitors
+            .snapshot()
+            .into_iter()
+            .filter(|m| m.state == bulwark_monitor::MonitorState::Down)
+            .map(|m| bulwark_alerts::DownMonitor {
+                severity: sources.monitor_severity.get(&m.name).copied(),
+                reason: m
+                    .last_error
+                    .unwrap_or_else(|| "The monitor's checks are failing.".into()),
+                monitor: m.name,
+            })
+            .collect();
     }
     facts
 }
@@ -402,6 +444,25 @@ mod tests {
                 alerts: Vec::new(),
             },
         }
+    }
+
+    #[test]
+    fn only_the_samples_rules_read_are_parsed() {
+        let scrape = "# HELP circuit_breaker_state Breaker.\n\
+            # TYPE circuit_breaker_state gauge\n\
+            circuit_breaker_state{destination=\"app\"} 2\n\
+            monitor_up{monitor=\"m1\"} 1\n\
+            monitor_response_seconds{monitor=\"m1\"} 0.01\n\
+            bulwark_http_requests_total{route=\"api\",method=\"GET\",status=\"5xx\"} 7\n\
+            bulwark_http_requests_total_extra 1\n\
+            security_events_total{event_type=\"auth_failed\",severity=\"medium\"} 3\n";
+        let wanted = vec!["bulwark_http_requests_total".to_string()];
+        assert_eq!(
+            wanted_lines(scrape, &wanted),
+            "circuit_breaker_state{destination=\"app\"} 2\n\
+             bulwark_http_requests_total{route=\"api\",method=\"GET\",status=\"5xx\"} 7\n\
+             security_events_total{event_type=\"auth_failed\",severity=\"medium\"} 3\n"
+        );
     }
 
     #[tokio::test]
