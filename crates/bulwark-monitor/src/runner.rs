@@ -326,13 +326,22 @@ impl MonitorTask {
                 () = cancel.cancelled() => return,
                 _ = ticker.tick() => {}
             }
+            // Boxed: a check's future (the HTTP client's) is several KiB, and inline it
+            // would make every idle monitor task that large; 10,000 monitors sleep far
+            // more than they check.
+            let check = Box::pin(probe::check(
+                &self.spec.probe,
+                self.spec.timeout,
+                read_body,
+                &self.clients,
+            ));
             let result = tokio::select! {
                 () = cancel.cancelled() => return,
-                result = probe::check(&self.spec.probe, self.spec.timeout, read_body, &self.clients) => result,
+                result = check => result,
             };
             let transition = self.record(&result, &metrics);
             if let Some((transition, reason)) = transition {
-                self.announce(transition, reason, &metrics).await;
+                Box::pin(self.announce(transition, reason, &metrics)).await;
             }
         }
     }
