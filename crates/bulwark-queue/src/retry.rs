@@ -217,22 +217,12 @@ fn parse_imf_fixdate(value: &str) -> Option<u64> {
     {
         return None;
     }
-    let days = days_from_civil(year, month, day as u32);
+    let days =
+        bulwark_events::time::days_from_civil(year, i64::from(month), i64::try_from(day).ok()?);
     if days < 0 {
         return Some(0);
     }
     Some(days as u64 * 86_400 + h * 3600 + m * 60 + s)
-}
-
-/// Days since 1970-01-01 (Howard Hinnant's `days_from_civil`).
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let m = i64::from(month);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]

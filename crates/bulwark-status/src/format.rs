@@ -20,20 +20,7 @@ pub fn escape_html(text: &str) -> String {
     out
 }
 
-/// Year, month (1-12) and day (1-31) of the proleptic Gregorian calendar for a count of
-/// days since 1970-01-01 (Howard Hinnant's `civil_from_days`).
-pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097); // [0, 146096]
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
-    let mp = (5 * doy + 2) / 153; // [0, 11]
-    let day = doy - (153 * mp + 2) / 5 + 1; // [1, 31]
-    let month = if mp < 10 { mp + 3 } else { mp - 9 }; // [1, 12]
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month as u32, day as u32)
-}
+pub(crate) use bulwark_events::time::civil_from_days;
 
 /// The UTC day number (days since 1970-01-01) holding an instant.
 pub(crate) fn day_number(ms: i64) -> i64 {
