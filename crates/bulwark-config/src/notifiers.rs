@@ -47,6 +47,8 @@ pub struct NotifierConfig {
     pub smtp_security: SmtpSecurity,
     pub smtp_username: Option<String>,
     pub smtp_password: Option<SecretRef>,
+    /// A PEM file of CA certificates trusted besides the system's (a private relay).
+    pub smtp_ca_file: Option<String>,
     pub from: Option<String>,
     #[serde(default)]
     pub to: Vec<String>,
@@ -70,6 +72,8 @@ pub enum NotifierKind {
         security: SmtpSecurity,
         username: Option<String>,
         password: Option<Secret>,
+        /// PEM from `smtp_ca_file`.
+        ca_pem: Option<Vec<u8>>,
         from: String,
         to: Vec<String>,
     },
@@ -175,12 +179,35 @@ impl NotifierConfig {
                         "give both smtp_username and smtp_password, or neither",
                     );
                 }
+                let ca_pem = self.smtp_ca_file.as_ref().and_then(|file| {
+                    let file_path = secrets.base_dir.join(file);
+                    match std::fs::read(&file_path) {
+                        Ok(pem) if pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") => {
+                            Some(pem)
+                        }
+                        Ok(_) => {
+                            problems.error(
+                                format!("{path}.smtp_ca_file"),
+                                format!("{} holds no PEM certificate", file_path.display()),
+                            );
+                            None
+                        }
+                        Err(error) => {
+                            problems.error(
+                                format!("{path}.smtp_ca_file"),
+                                format!("cannot read {}: {error}", file_path.display()),
+                            );
+                            None
+                        }
+                    }
+                });
                 NotifierKind::Email {
                     host,
                     port,
                     security: self.smtp_security,
                     username: self.smtp_username.clone(),
                     password,
+                    ca_pem,
                     from,
                     to: self.to.clone(),
                 }

@@ -236,3 +236,49 @@ to = ["b@example.com"]
         .replace("mail.example.com", "localhost");
     assert!(load(&local).is_ok(), "{:?}", load(&local).err());
 }
+
+#[test]
+fn a_private_relay_ca_is_read_at_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("relay-ca.pem");
+    std::fs::write(
+        &ca,
+        "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let not_pem = dir.path().join("notes.txt");
+    std::fs::write(&not_pem, "hello").unwrap();
+    let email = |file: &std::path::Path| {
+        format!(
+            r#"
+[[notifiers]]
+name = "mail"
+kind = "email"
+smtp_host = "relay.internal"
+smtp_ca_file = "{}"
+from = "a@example.com"
+to = ["b@example.com"]
+"#,
+            file.display()
+        )
+    };
+    let config = load(&email(&ca)).unwrap();
+    match &config.notifiers[0].kind {
+        NotifierKind::Email { ca_pem, .. } => {
+            assert!(
+                ca_pem
+                    .as_ref()
+                    .unwrap()
+                    .starts_with(b"-----BEGIN CERTIFICATE-----")
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    for bad in [not_pem, dir.path().join("missing.pem")] {
+        let problems = load(&email(&bad)).unwrap_err();
+        assert_eq!(
+            problems[0].path, "notifiers[0].smtp_ca_file",
+            "{problems:?}"
+        );
+    }
+}

@@ -11,7 +11,7 @@ use std::time::Duration;
 use bulwark_config::secret::Secret;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 
@@ -99,6 +99,8 @@ pub struct EmailSpec {
     pub password: Option<Secret>,
     /// `bulwark <alerts@example.com>` or a bare address.
     pub from: String,
+    /// PEM certificates trusted besides the system's roots (a private relay's CA).
+    pub ca_pem: Option<Vec<u8>>,
     pub to: Vec<String>,
 }
 
@@ -372,7 +374,16 @@ fn smtp_transport(
         });
     }
     let tls = |host: &str| {
-        TlsParameters::new_rustls(host.to_string()).map_err(|source| BuildError::Tls {
+        let mut parameters = TlsParameters::builder(host.to_string());
+        if let Some(pem) = &email.ca_pem {
+            let certificate = Certificate::from_pem(pem).map_err(|source| BuildError::Tls {
+                name: name.to_string(),
+                host: host.to_string(),
+                source,
+            })?;
+            parameters = parameters.add_root_certificate(certificate);
+        }
+        parameters.build_rustls().map_err(|source| BuildError::Tls {
             name: name.to_string(),
             host: host.to_string(),
             source,
@@ -477,6 +488,7 @@ mod tests {
                 username: Some(Secret::new("USERSECRET")),
                 password: Some(Secret::new("SMTPPASS")),
                 from: "alerts@example.com".into(),
+                ca_pem: None,
                 to: vec!["ops@example.com".into()],
             }),
         ];

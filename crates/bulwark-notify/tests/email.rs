@@ -114,6 +114,7 @@ async fn email_reaches_a_real_smtp_server_as_text_and_html() {
             username: None,
             password: None,
             from: "bulwark <alerts@bulwark.example>".into(),
+            ca_pem: None,
             to: vec!["ops@example.com".into(), "oncall@example.com".into()],
         }),
         fallback: false,

@@ -75,6 +75,7 @@ fn kind(kind: &Kind) -> anyhow::Result<NotifierKind> {
             security,
             username,
             password,
+            ca_pem,
             from,
             to,
         } => NotifierKind::Email(EmailSpec {
@@ -88,6 +89,7 @@ fn kind(kind: &Kind) -> anyhow::Result<NotifierKind> {
             username: username.clone().map(bulwark_config::Secret::new),
             password: password.clone(),
             from: from.clone(),
+            ca_pem: ca_pem.clone(),
             to: to.clone(),
         }),
         Kind::Sms {
