@@ -92,6 +92,9 @@ impl std::fmt::Debug for Monitors {
     }
 }
 
+/// A monitor going down within this long of its last incident's resolution reopens it.
+pub const REOPEN_WITHIN_MS: i64 = 30 * 60_000;
+
 /// Describes the monitor metric families (HELP lines for Prometheus).
 pub fn describe() {
     metrics::describe_gauge!(
@@ -391,17 +394,31 @@ impl MonitorTask {
                     reason: reason.clone(),
                 });
                 self.incident(move |history| {
-                    if history.open_incident_for_monitor(&name)?.is_none() {
-                        let title = format!("{shown} is down");
-                        let message =
-                            format!("{shown} is not responding as expected. We are investigating.");
-                        history.open_incident(
-                            &title,
-                            Impact::Major,
-                            Some(&name),
-                            &message,
-                            transition.at_ms,
-                        )?;
+                    let message =
+                        format!("{shown} is not responding as expected. We are investigating.");
+                    // A monitor that flaps reopens its recent incident instead of filling
+                    // the status page with one per outage.
+                    let recent = transition.at_ms - REOPEN_WITHIN_MS;
+                    match history.recent_incident_for_monitor(&name, recent)? {
+                        Some(incident) if incident.status == IncidentStatus::Resolved => {
+                            history.add_update(
+                                incident.id,
+                                IncidentStatus::Investigating,
+                                &message,
+                                transition.at_ms,
+                            )?;
+                        }
+                        Some(_) => {}
+                        None => {
+                            let title = format!("{shown} is down");
+                            history.open_incident(
+                                &title,
+                                Impact::Major,
+                                Some(&name),
+                                &message,
+                                transition.at_ms,
+                            )?;
+                        }
                     }
                     Ok(())
                 })

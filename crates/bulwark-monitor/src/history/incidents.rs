@@ -182,6 +182,28 @@ impl HistoryStore {
             .collect()
     }
 
+    /// The newest incident of this monitor that is unresolved or was resolved at or after
+    /// `resolved_since_ms` (a flapping monitor reopens it rather than opening another).
+    pub fn recent_incident_for_monitor(
+        &self,
+        name: &str,
+        resolved_since_ms: i64,
+    ) -> Result<Option<Incident>, HistoryError> {
+        let id: Option<i64> = {
+            let connection = self.lock();
+            connection
+                .query_row(
+                    "SELECT id FROM incidents WHERE monitor = ?1
+                     AND (resolved_ms IS NULL OR resolved_ms >= ?2)
+                     ORDER BY opened_ms DESC, id DESC LIMIT 1",
+                    params![name, resolved_since_ms],
+                    |row| row.get(0),
+                )
+                .optional()?
+        };
+        id.map(|id| self.incident(id)).transpose()
+    }
+
     /// The newest unresolved incident opened for this monitor.
     pub fn open_incident_for_monitor(&self, name: &str) -> Result<Option<Incident>, HistoryError> {
         let id: Option<i64> = {

@@ -243,3 +243,40 @@ fn incidents_open_update_and_resolve() {
         Err(HistoryError::UnknownIncident(999))
     ));
 }
+
+#[test]
+fn a_recently_resolved_incident_is_found_for_reopening() {
+    let store = HistoryStore::open_in_memory().unwrap();
+    let opened = store
+        .open_incident("Shop is down", Impact::Major, Some("shop"), "down", 1_000)
+        .unwrap();
+    store
+        .add_update(opened.id, IncidentStatus::Resolved, "back", 5_000)
+        .unwrap();
+    // Resolved at 5,000: found when looking back to 5,000 or earlier, not after.
+    let found = store.recent_incident_for_monitor("shop", 4_000).unwrap();
+    assert_eq!(found.map(|i| i.id), Some(opened.id));
+    assert_eq!(
+        store.recent_incident_for_monitor("shop", 5_001).unwrap(),
+        None
+    );
+    assert_eq!(store.recent_incident_for_monitor("other", 0).unwrap(), None);
+    // Reopened, it is unresolved again, with the update on record.
+    let reopened = store
+        .add_update(
+            opened.id,
+            IncidentStatus::Investigating,
+            "down again",
+            6_000,
+        )
+        .unwrap();
+    assert_eq!(reopened.resolved_ms, None);
+    assert_eq!(reopened.updates.len(), 3);
+    assert_eq!(
+        store
+            .open_incident_for_monitor("shop")
+            .unwrap()
+            .map(|i| i.id),
+        Some(opened.id)
+    );
+}
