@@ -185,6 +185,10 @@ pub struct AlertEngine {
     groups: BTreeMap<GroupId, GroupState>,
     silences: Vec<Silence>,
     maintenance: Vec<MaintenanceWindow>,
+    /// Alerts a previous run notified, by fingerprint, with when: a group made of them
+    /// after a restart counts as told at that time, so a restart (or a crash loop) does
+    /// not page again before the repeat interval.
+    notified_before: BTreeMap<String, i64>,
 }
 
 impl AlertEngine {
@@ -197,7 +201,13 @@ impl AlertEngine {
             groups: BTreeMap::new(),
             silences: Vec::new(),
             maintenance: Vec::new(),
+            notified_before: BTreeMap::new(),
         }
+    }
+
+    /// Remembers what a previous run notified (fingerprint, when), from the history.
+    pub fn restore_notified(&mut self, notified: impl IntoIterator<Item = (String, i64)>) {
+        self.notified_before.extend(notified);
     }
 
     /// Replaces the config (on reload); active alerts, groups and silences stay.
@@ -481,6 +491,34 @@ impl AlertEngine {
                 member.status == AlertStatus::Resolved
                     || wanted.contains(&(id.clone(), fingerprint.clone()))
             });
+        }
+        self.seed_from_previous_run(now_ms);
+    }
+
+    /// A new group whose alerts a previous run already notified starts as told then.
+    fn seed_from_previous_run(&mut self, now_ms: i64) {
+        if self.notified_before.is_empty() {
+            return;
+        }
+        let repeat = self.config.repeat_interval_ms;
+        self.notified_before
+            .retain(|_, at| now_ms.saturating_sub(*at) < repeat);
+        for group in self.groups.values_mut() {
+            if group.flushed || group.last_sent.is_some() {
+                continue;
+            }
+            let told: Vec<(&String, i64)> = group
+                .alerts
+                .keys()
+                .filter_map(|fp| self.notified_before.get(fp).map(|at| (fp, *at)))
+                .collect();
+            if let Some(at_ms) = told.iter().map(|(_, at)| *at).min() {
+                group.last_sent = Some(SentLog {
+                    at_ms,
+                    firing: told.iter().map(|(fp, _)| (*fp).clone()).collect(),
+                    resolved: BTreeSet::new(),
+                });
+            }
         }
     }
 

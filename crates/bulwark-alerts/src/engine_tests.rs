@@ -696,3 +696,43 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn a_restart_does_not_page_again_for_what_the_previous_run_notified() {
+    let facts = down(&["shop", "db"]);
+    let shop = run(
+        &mut AlertEngine::new(config()),
+        &down(&["shop"]),
+        T0,
+        T0 + 20 * S,
+        5 * S,
+    );
+    let shop_fingerprint = shop[0].1.notifications[0].notification.alerts[0]
+        .fingerprint
+        .clone();
+
+    // The previous run told about "shop" an hour before this run starts at T0.
+    let mut engine = AlertEngine::new(config());
+    engine.restore_notified([(shop_fingerprint, T0 - 3600 * S)]);
+    let sent = run(&mut engine, &down(&["shop"]), T0, T0 + 10 * MIN, 5 * S);
+    assert!(sent.is_empty(), "shop was paged again after a restart");
+
+    // Its repeat comes 4 h after the previous run's notification, as without a restart.
+    let sent = run(
+        &mut engine,
+        &down(&["shop"]),
+        T0 + 10 * MIN,
+        T0 + 3 * 3600 * S + 10 * MIN,
+        5 * S,
+    );
+    let times: Vec<i64> = sent.iter().map(|(t, _)| *t).collect();
+    assert_eq!(times.len(), 1, "{times:?}");
+    assert!(times[0] >= T0 + 3 * 3600 * S && times[0] < T0 + 3 * 3600 * S + 5 * MIN);
+
+    // Something the previous run never told about still goes out after the group wait.
+    let mut engine = AlertEngine::new(config());
+    engine.restore_notified([("0000000000000000".to_string(), T0 - 60 * S)]);
+    let sent = run(&mut engine, &facts, T0, T0 + 20 * S, 5 * S);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].0, T0 + 10 * S);
+}

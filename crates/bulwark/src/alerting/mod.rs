@@ -125,20 +125,34 @@ pub async fn start(
         })?;
     let history = Arc::new(history);
     let now = now_ms();
-    let (closed, silences) = {
+    let (notified, closed, silences) = {
         let history = Arc::clone(&history);
         tokio::task::spawn_blocking(move || {
+            // What the previous run told notifiers about, so that a restart does not page
+            // again for it before the repeat interval.
+            let notified = history.list(&bulwark_alerts::HistoryFilter {
+                state: Some(bulwark_alerts::HistoryState::Firing),
+                since_ms: None,
+                limit: 10_000,
+            });
             // Alerts still open from a previous run are re-found by the rules if they
             // still hold; their old occurrence ends here.
             let closed = history.close_open(now);
-            (closed, history.silences(now))
+            (notified, closed, history.silences(now))
         })
         .await
         .context("reading the alert history")?
     };
+    let notified = notified.context("reading the previous run's alerts")?;
     closed.context("closing the previous run's alerts")?;
     let mut engine = AlertEngine::new(engine_config::engine_config(config));
     engine.set_maintenance_windows(engine_config::maintenance_windows(config));
+    engine.restore_notified(
+        notified
+            .into_iter()
+            .filter(|row| row.ends_at_ms.is_none())
+            .filter_map(|row| Some((row.fingerprint, row.last_notified_ms?))),
+    );
     for silence in silences.context("reading silences")? {
         if let Err(error) = engine.add_silence(silence, now) {
             tracing::warn!(%error, "A stored silence was not restored.");

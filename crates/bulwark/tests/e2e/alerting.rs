@@ -501,3 +501,69 @@ url = "{hook}"
         .await
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_does_not_page_again_for_what_was_already_notified() {
+    let receiver = Receiver::start(0).await;
+    let config = format!(
+        r#"
+[alerts]
+evaluate_every = "100ms"
+group_wait_urgent = "100ms"
+group_interval = "100ms"
+
+[[admin.tokens]]
+name = "billing-app"
+token = "${{ALERTS_TOKEN}}"
+scopes = ["alerts:write"]
+
+[[notifiers]]
+name = "hook"
+kind = "webhook"
+url = "{hook}"
+"#,
+        hook = receiver.url("/hook"),
+    );
+    let post = |bulwark: &Bulwark, alertname: &str| {
+        let body = serde_json::json!([{
+            "labels": { "alertname": alertname, "severity": "critical" }
+        }]);
+        reqwest::Client::new()
+            .post(bulwark.ops_url("/admin/v1/alerts"))
+            .bearer_auth(ALERTS_TOKEN)
+            .json(&body)
+            .send()
+    };
+    let count = |name: &str| {
+        receiver
+            .at("/hook")
+            .iter()
+            .filter(|r| r.json().to_string().contains(name))
+            .count()
+    };
+    let bulwark = Bulwark::start_with(&config, env(&receiver));
+    assert_eq!(post(&bulwark, "PaymentsDown").await.unwrap().status(), 200);
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            count("PaymentsDown") == 1
+        })
+        .await,
+        "{}",
+        bulwark.output()
+    );
+
+    // A crash, and the app keeps posting the same alert: no second page. A new alert
+    // posted after it does go out, so the first had its chance.
+    let bulwark = bulwark.kill_and_restart();
+    assert_eq!(post(&bulwark, "PaymentsDown").await.unwrap().status(), 200);
+    assert_eq!(post(&bulwark, "RefundsDown").await.unwrap().status(), 200);
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            count("RefundsDown") == 1
+        })
+        .await,
+        "{}",
+        bulwark.output()
+    );
+    assert_eq!(count("PaymentsDown"), 1, "paged again after the restart");
+}
