@@ -119,6 +119,9 @@ impl AlertChange {
 pub struct TickOutput {
     pub notifications: Vec<Outgoing>,
     pub changes: Vec<AlertChange>,
+    /// Alerts counted as told because a previous run notified them, with when: the
+    /// history records that time again, so that the next restart knows it too.
+    pub carried_over: Vec<(String, i64)>,
 }
 
 impl TickOutput {
@@ -311,12 +314,13 @@ impl AlertEngine {
         let current = self.current_alerts(facts, now_ms);
         self.resolve_gone(&current, now_ms, &mut changes);
         self.update_active(current, now_ms, &mut changes);
-        self.update_groups(now_ms);
+        let carried_over = self.update_groups(now_ms);
         let notifications = self.flush_due_groups(now_ms);
         self.silences.retain(|s| !s.is_expired(now_ms));
         TickOutput {
             notifications,
             changes,
+            carried_over,
         }
     }
 
@@ -354,6 +358,7 @@ impl AlertEngine {
             .cloned()
             .collect();
         for fingerprint in gone {
+            self.notified_before.remove(&fingerprint);
             let Some(mut active) = self.active.remove(&fingerprint) else {
                 continue;
             };
@@ -437,7 +442,7 @@ impl AlertEngine {
 
     /// Puts every unmuted active alert in its groups; drops firing members that are now
     /// muted or routed elsewhere (resolved members stay until their notification).
-    fn update_groups(&mut self, now_ms: i64) {
+    fn update_groups(&mut self, now_ms: i64) -> Vec<(String, i64)> {
         let mut wanted: BTreeSet<(GroupId, String)> = BTreeSet::new();
         for active in self.active.values().filter(|a| !a.muted) {
             for target in self.config.routing.route(&active.alert) {
@@ -492,13 +497,16 @@ impl AlertEngine {
                     || wanted.contains(&(id.clone(), fingerprint.clone()))
             });
         }
-        self.seed_from_previous_run(now_ms);
+        self.seed_from_previous_run(now_ms)
     }
 
     /// A new group whose alerts a previous run already notified starts as told then.
-    fn seed_from_previous_run(&mut self, now_ms: i64) {
+    /// Each remembered alert seeds once: if it resolves and fires again later, that is a
+    /// new occurrence and pages as usual.
+    fn seed_from_previous_run(&mut self, now_ms: i64) -> Vec<(String, i64)> {
+        let mut used = Vec::new();
         if self.notified_before.is_empty() {
-            return;
+            return used;
         }
         let repeat = self.config.repeat_interval_ms;
         self.notified_before
@@ -518,8 +526,16 @@ impl AlertEngine {
                     firing: told.iter().map(|(fp, _)| (*fp).clone()).collect(),
                     resolved: BTreeSet::new(),
                 });
+                used.extend(told.iter().map(|(fp, at)| ((*fp).clone(), *at)));
             }
         }
+        // An alert in several groups (notifiers) seeds them all in this pass.
+        for (fingerprint, _) in &used {
+            self.notified_before.remove(fingerprint);
+        }
+        used.sort();
+        used.dedup();
+        used
     }
 
     fn flush_due_groups(&mut self, now_ms: i64) -> Vec<Outgoing> {

@@ -736,3 +736,42 @@ fn a_restart_does_not_page_again_for_what_the_previous_run_notified() {
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].0, T0 + 10 * S);
 }
+
+#[test]
+fn a_carried_over_alert_is_reported_once_and_a_later_occurrence_pages() {
+    let shop = run(
+        &mut AlertEngine::new(config()),
+        &down(&["shop"]),
+        T0,
+        T0 + 20 * S,
+        5 * S,
+    );
+    let fingerprint = shop[0].1.notifications[0].notification.alerts[0]
+        .fingerprint
+        .clone();
+    let mut engine = AlertEngine::new(config());
+    engine.restore_notified([(fingerprint.clone(), T0 - 60 * S)]);
+    let first = engine.tick(&down(&["shop"]), T0);
+    assert_eq!(first.carried_over, vec![(fingerprint.clone(), T0 - 60 * S)]);
+    let second = engine.tick(&down(&["shop"]), T0 + 5 * S);
+    assert!(second.carried_over.is_empty(), "reported once");
+
+    // It resolves: the receiver was told it fired, so it hears that it resolved.
+    let resolved = run(
+        &mut engine,
+        &Facts::default(),
+        T0 + 10 * S,
+        T0 + 6 * MIN,
+        5 * S,
+    );
+    assert_eq!(resolved.len(), 1);
+    assert_eq!(
+        for_notifier(&resolved[0].1, "webhook")[0].status,
+        AlertStatus::Resolved
+    );
+    // Twenty minutes later it fires again: a new occurrence, paged after the group wait.
+    let again = T0 + 20 * MIN;
+    let sent = run(&mut engine, &down(&["shop"]), again, again + 20 * S, 5 * S);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].0, again + 10 * S);
+}

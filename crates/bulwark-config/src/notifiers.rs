@@ -151,10 +151,13 @@ impl NotifierConfig {
                 if self.to.is_empty() {
                     problems.error(format!("{path}.to"), "an email notifier needs recipients");
                 }
-                for (i, address) in self.to.iter().chain(std::iter::once(&from)).enumerate() {
-                    if !address.is_empty() && !looks_like_address(address) {
+                for (i, address) in self.to.iter().enumerate() {
+                    if !looks_like_address(address) {
                         problems.error(format!("{path}.to[{i}]"), "not an email address");
                     }
+                }
+                if !from.is_empty() && !looks_like_address(&from) {
+                    problems.error(format!("{path}.from"), "not an email address");
                 }
                 let password = self.smtp_password.as_ref().map(|r| {
                     secrets.resolve(
@@ -179,27 +182,15 @@ impl NotifierConfig {
                         "give both smtp_username and smtp_password, or neither",
                     );
                 }
+                // Read and checked like an upstream's ca_file; kept as PEM for lettre.
                 let ca_pem = self.smtp_ca_file.as_ref().and_then(|file| {
                     let file_path = secrets.base_dir.join(file);
-                    match std::fs::read(&file_path) {
-                        Ok(pem) if pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") => {
-                            Some(pem)
-                        }
-                        Ok(_) => {
-                            problems.error(
-                                format!("{path}.smtp_ca_file"),
-                                format!("{} holds no PEM certificate", file_path.display()),
-                            );
-                            None
-                        }
-                        Err(error) => {
-                            problems.error(
-                                format!("{path}.smtp_ca_file"),
-                                format!("cannot read {}: {error}", file_path.display()),
-                            );
-                            None
-                        }
-                    }
+                    crate::tls::read_certificates(
+                        &file_path,
+                        &format!("{path}.smtp_ca_file"),
+                        problems,
+                    )?;
+                    std::fs::read(&file_path).ok()
                 });
                 NotifierKind::Email {
                     host,

@@ -386,6 +386,13 @@ async fn serve(
         }
     }
     background.cancel();
+    // Monitors flush their last results; notifications in flight finish.
+    if tokio::time::timeout(Duration::from_secs(5), alerting.stopped())
+        .await
+        .is_err()
+    {
+        tracing::warn!("Monitors or notifications did not stop within 5 s.");
+    }
     for task in subscribers {
         let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
     }

@@ -56,9 +56,28 @@ pub struct Alerting {
     pub monitors: Option<Monitors>,
     /// Runs the next evaluation now (after a post or a silence).
     pub wake: Arc<Notify>,
+    /// The notification worker, awaited at shutdown so that sends in flight finish
+    /// (cut short, they would be sent again after their lease: a duplicate page).
+    worker: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
 }
 
 impl Alerting {
+    /// After the background token was cancelled: waits for the monitors' last history
+    /// flush and for the notification sends in flight.
+    pub async fn stopped(&self) {
+        if let Some(monitors) = &self.monitors {
+            monitors.join().await;
+        }
+        let worker = self
+            .worker
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(worker) = worker {
+            let _ = worker.await;
+        }
+    }
+
     pub fn engine(&self) -> MutexGuard<'_, AlertEngine> {
         // The engine's methods do not panic on any input; a poisoned lock still holds a
         // consistent engine.
@@ -109,9 +128,12 @@ pub async fn start(
 ) -> anyhow::Result<Alerting> {
     describe();
     let monitors = monitors::start(config, bus, cancel).await?;
-    let outbox = match store {
-        Some(store) => notifiers::start(config, store, bus, cancel)?,
-        None => None,
+    let (outbox, worker) = match store {
+        Some(store) => match notifiers::start(config, store, bus, cancel)? {
+            Some((outbox, worker)) => (Some(outbox), Some(worker)),
+            None => (None, None),
+        },
+        None => (None, None),
     };
     let dir = config.data_dir.clone();
     let history = tokio::task::spawn_blocking(move || AlertHistory::open(&dir))
@@ -163,6 +185,7 @@ pub async fn start(
         history,
         monitors,
         wake: Arc::new(Notify::new()),
+        worker: Arc::new(Mutex::new(worker)),
     };
     let sources = Sources {
         metrics,
@@ -355,9 +378,10 @@ async fn settle(alerting: &Alerting, sources: &Sources, out: &TickOutput, now: i
         }
     }
     let notified = out.notified_fingerprints();
-    if !out.changes.is_empty() || !notified.is_empty() {
+    if !out.changes.is_empty() || !notified.is_empty() || !out.carried_over.is_empty() {
         let history = Arc::clone(&alerting.history);
         let changes = out.changes.clone();
+        let carried_over = out.carried_over.clone();
         let written =
             tokio::task::spawn_blocking(move || -> Result<(), bulwark_alerts::HistoryError> {
                 for change in &changes {
@@ -376,6 +400,11 @@ async fn settle(alerting: &Alerting, sources: &Sources, out: &TickOutput, now: i
                 }
                 if !notified.is_empty() {
                     history.record_notified(&notified, now)?;
+                }
+                // Told by a previous run: the new occurrence keeps that time, so the next
+                // restart does not page for it either.
+                for (fingerprint, at) in &carried_over {
+                    history.record_notified(std::slice::from_ref(fingerprint), *at)?;
                 }
                 Ok(())
             })
@@ -405,7 +434,14 @@ impl Unqueued {
     async fn enqueue(&mut self, outbox: &SharedOutbox, fresh: Vec<Outgoing>, now: i64) {
         let mut batch: Vec<(i64, Outgoing)> = self.waiting.drain(..).collect();
         batch.extend(fresh.into_iter().map(|o| (now, o)));
+        let mut refused = false;
         for (first_try, outgoing) in batch {
+            // After one refusal the rest wait too, in order: storing a later resolved
+            // notification before an earlier firing one of its group would reverse them.
+            if refused {
+                self.waiting.push_back((first_try, outgoing));
+                continue;
+            }
             if now - first_try >= self.expire_after_ms {
                 metrics::counter!(NOTIFICATIONS_UNQUEUED, "notifier" => outgoing.notifier.clone(), "reason" => "expired").increment(1);
                 continue;
@@ -419,6 +455,7 @@ impl Unqueued {
                 Err(error @ EnqueueError::Store { .. }) => {
                     tracing::warn!(notifier = %outgoing.notifier, %error, "Notification not stored; trying again next round.");
                     self.waiting.push_back((first_try, outgoing));
+                    refused = true;
                 }
                 Err(error) => {
                     tracing::error!(notifier = %outgoing.notifier, %error, "A notification could not be queued.");

@@ -5,7 +5,7 @@ use anyhow::Context;
 use bulwark_config::ValidatedConfig;
 use bulwark_config::monitors::{Monitor, MonitorKind};
 use bulwark_events::Bus;
-use bulwark_monitor::{Condition, HistoryStore, MonitorSpec, Monitors, ProbeSpec};
+use bulwark_monitor::{Condition, HistoryStore, HttpClients, MonitorSpec, Monitors, ProbeSpec};
 use tokio_util::sync::CancellationToken;
 
 /// Config problems of the monitors' conditions, located by key (the config crate keeps
@@ -47,8 +47,18 @@ pub async fn start(
             )
         })?;
     bulwark_monitor::runner::describe();
-    let monitors = Monitors::start(specs, history, bus.clone(), cancel.clone())
-        .context("cannot set up the monitors' HTTP client")?;
+    // The CAs of bulwark's own upstreams, so that monitors of https upstreams behind a
+    // private CA verify like the proxy does.
+    let roots: Vec<Vec<u8>> = config
+        .upstreams
+        .iter()
+        .filter_map(|u| u.ca.as_ref())
+        .flat_map(|ca| ca.certs.iter().map(|c| c.as_ref().to_vec()))
+        .collect();
+    let clients =
+        HttpClients::with_extra_roots(&roots).context("cannot set up the monitors' HTTP client")?;
+    let monitors =
+        Monitors::start_with_clients(specs, history, bus.clone(), cancel.clone(), clients);
     tracing::info!(monitors = config.monitors.len(), "Monitors started.");
     Ok(Some(monitors))
 }

@@ -17,13 +17,14 @@ use tokio_util::sync::CancellationToken;
 
 pub type SharedOutbox = Arc<Outbox<SqliteStore>>;
 
-/// Builds the notifiers, and starts their worker; `None` without notifiers.
+/// Builds the notifiers, and starts their worker (its handle ends after the sends in
+/// flight once `cancel` fires); `None` without notifiers.
 pub fn start(
     config: &ValidatedConfig,
     store: &SqliteStore,
     bus: &Bus,
     cancel: &CancellationToken,
-) -> anyhow::Result<Option<SharedOutbox>> {
+) -> anyhow::Result<Option<(SharedOutbox, tokio::task::JoinHandle<()>)>> {
     if config.notifiers.is_empty() {
         return Ok(None);
     }
@@ -55,9 +56,9 @@ pub fn start(
         options,
         Some(bus.clone()),
     );
-    tokio::spawn(worker.run(cancel.clone()));
+    let handle = tokio::spawn(worker.run(cancel.clone()));
     tracing::info!(notifiers = notifiers.len(), "Notification worker started.");
-    Ok(Some(Arc::new(outbox)))
+    Ok(Some((Arc::new(outbox), handle)))
 }
 
 fn kind(kind: &Kind) -> anyhow::Result<NotifierKind> {

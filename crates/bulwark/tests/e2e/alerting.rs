@@ -510,6 +510,7 @@ async fn a_restart_does_not_page_again_for_what_was_already_notified() {
 [alerts]
 evaluate_every = "100ms"
 group_wait_urgent = "100ms"
+group_wait = "1s"
 group_interval = "100ms"
 
 [[admin.tokens]]
@@ -524,9 +525,9 @@ url = "{hook}"
 "#,
         hook = receiver.url("/hook"),
     );
-    let post = |bulwark: &Bulwark, alertname: &str| {
+    let post = |bulwark: &Bulwark, alertname: &str, severity: &str| {
         let body = serde_json::json!([{
-            "labels": { "alertname": alertname, "severity": "critical" }
+            "labels": { "alertname": alertname, "severity": severity }
         }]);
         reqwest::Client::new()
             .post(bulwark.ops_url("/admin/v1/alerts"))
@@ -542,7 +543,13 @@ url = "{hook}"
             .count()
     };
     let bulwark = Bulwark::start_with(&config, env(&receiver));
-    assert_eq!(post(&bulwark, "PaymentsDown").await.unwrap().status(), 200);
+    assert_eq!(
+        post(&bulwark, "PaymentsDown", "critical")
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     assert!(
         eventually(Duration::from_secs(10), || async {
             count("PaymentsDown") == 1
@@ -552,11 +559,21 @@ url = "{hook}"
         bulwark.output()
     );
 
-    // A crash, and the app keeps posting the same alert: no second page. A new alert
-    // posted after it does go out, so the first had its chance.
+    // A crash, and the app keeps posting the same alert: no second page. A new low
+    // alert posted with it goes out after its 1 s group wait, 0.9 s after the critical
+    // one would have: when it arrives, a duplicate would have arrived before it.
     let bulwark = bulwark.kill_and_restart();
-    assert_eq!(post(&bulwark, "PaymentsDown").await.unwrap().status(), 200);
-    assert_eq!(post(&bulwark, "RefundsDown").await.unwrap().status(), 200);
+    assert_eq!(
+        post(&bulwark, "PaymentsDown", "critical")
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        post(&bulwark, "RefundsDown", "low").await.unwrap().status(),
+        200
+    );
     assert!(
         eventually(Duration::from_secs(10), || async {
             count("RefundsDown") == 1
@@ -566,4 +583,31 @@ url = "{hook}"
         bulwark.output()
     );
     assert_eq!(count("PaymentsDown"), 1, "paged again after the restart");
+
+    // And after the next crash too: the carried-over time was recorded again.
+    let bulwark = bulwark.kill_and_restart();
+    assert_eq!(
+        post(&bulwark, "PaymentsDown", "critical")
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        post(&bulwark, "ChargesDown", "low").await.unwrap().status(),
+        200
+    );
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            count("ChargesDown") == 1
+        })
+        .await,
+        "{}",
+        bulwark.output()
+    );
+    assert_eq!(
+        count("PaymentsDown"),
+        1,
+        "paged again after the second restart"
+    );
 }
