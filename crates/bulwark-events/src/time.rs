@@ -7,6 +7,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 const MS_PER_DAY: i64 = 86_400_000;
 
+/// Now, in milliseconds since the Unix epoch (0 for a clock before 1970): the `now_ms`
+/// every store call and pure function takes.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
 /// UTC, millisecond precision: `2024-02-29T12:34:56.789Z`.
 pub fn rfc3339(time: SystemTime) -> String {
     let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();

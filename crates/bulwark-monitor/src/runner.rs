@@ -6,9 +6,10 @@
 //! not fire at once after a start. Results are rolled into per-minute buckets in memory
 //! and written in one batch every [`FLUSH_INTERVAL`].
 
+use bulwark_events::time::now_ms;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bulwark_events::{Bus, BusEvent};
 use serde::Serialize;
@@ -506,12 +507,6 @@ pub fn first_run_offset(name: &str, interval: Duration) -> Duration {
         .unwrap_or(u64::MAX)
         .max(1);
     Duration::from_nanos(hash % nanos)
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// One monitor's metric handles, registered once so a check allocates no labels.

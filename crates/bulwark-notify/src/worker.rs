@@ -16,9 +16,10 @@
 //! Between rounds the worker sleeps until the store's next due time or a wake-up from the
 //! outbox, and stops on its cancellation token after the sends in flight finish.
 
+use bulwark_events::time::now_ms;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bulwark_events::{Bus, BusEvent};
 use bulwark_queue::store::{ClaimedMessage, LeaseOutcome, Leases, StoreError};
@@ -335,10 +336,4 @@ fn log_join(done: Result<(), tokio::task::JoinError>) {
     if let Err(error) = done {
         warn!(%error, "A notification delivery task failed.");
     }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

@@ -2,7 +2,7 @@
 //! unauthenticated caller), then asks the store, and answers through [`finish`], which
 //! counts the request and marks the answer uncacheable.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use bulwark_events::time::now_ms;
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -112,13 +112,6 @@ fn store_error(operation: &'static str) -> impl FnOnce(StoreError) -> AdminProbl
         tracing::warn!(operation, error = %error, "Admin API: the store failed.");
         AdminProblem::StoreUnavailable
     }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 /// Counts the answer and forbids caching it.

@@ -1,5 +1,6 @@
 //! The dispatcher's loop: claim, deliver with a slot per destination, settle, sleep.
 
+use bulwark_events::time::now_ms;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -131,12 +132,6 @@ impl Lane {
             events::breaker_transition(&self.config.name, transition);
         }
     }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 fn duration_ms(d: Duration) -> i64 {

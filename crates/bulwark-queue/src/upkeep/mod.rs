@@ -6,7 +6,8 @@
 pub mod depths;
 pub mod events;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use bulwark_events::time::now_ms;
+use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
@@ -72,12 +73,6 @@ where
             }
         }
     }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 fn duration_ms(d: Duration) -> i64 {

@@ -15,7 +15,7 @@ pub mod status_page;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::Context;
 use bulwark_alerts::{
@@ -23,6 +23,7 @@ use bulwark_alerts::{
 };
 use bulwark_config::ValidatedConfig;
 use bulwark_events::Bus;
+pub use bulwark_events::time::now_ms;
 use bulwark_monitor::Monitors;
 use bulwark_notify::EnqueueError;
 use bulwark_ops::health::Health;
@@ -41,12 +42,6 @@ const PRUNE_EVERY_MS: i64 = 3_600_000;
 pub const ALERTS_FIRING: &str = "bulwark_alerts_firing";
 /// Engine rounds that could not read bulwark's own metrics (rules then see no facts).
 pub const EVALUATION_FAILURES: &str = "bulwark_alert_evaluation_failures_total";
-
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
 
 /// What the admin API and the status page share with the driver.
 #[derive(Clone)]
