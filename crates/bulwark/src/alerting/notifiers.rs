@@ -15,6 +15,8 @@ use bulwark_notify::{
 use bulwark_queue::store::SqliteStore;
 use tokio_util::sync::CancellationToken;
 
+use super::now_ms;
+
 pub type SharedOutbox = Arc<Outbox<SqliteStore>>;
 
 /// Builds the notifiers, and starts their worker (its handle ends after the sends in
@@ -56,9 +58,60 @@ pub fn start(
         options,
         Some(bus.clone()),
     );
+    let configured: Vec<String> = notifiers
+        .iter()
+        .map(|n| bulwark_notify::outbox::destination(n.name()))
+        .collect();
+    let sweep_store = store.clone();
+    tokio::spawn(async move {
+        if let Err(error) = dead_letter_orphans(&sweep_store, &configured, now_ms()).await {
+            tracing::warn!(%error, "Cannot look for notifications of removed notifiers.");
+        }
+    });
     let handle = tokio::spawn(worker.run(cancel.clone()));
     tracing::info!(notifiers = notifiers.len(), "Notification worker started.");
     Ok(Some((Arc::new(outbox), handle)))
+}
+
+/// Dead-letters the notifications of notifiers no longer configured (no worker claims
+/// them), with the reason, so that they show in `bulwark dlq list` instead of waiting
+/// forever. Notifiers change only on restart, so once at start is enough.
+pub async fn dead_letter_orphans(
+    store: &SqliteStore,
+    configured: &[String],
+    now: i64,
+) -> Result<u64, bulwark_queue::store::StoreError> {
+    use bulwark_queue::store::Leases;
+    let mut dead = 0;
+    for destination in store.undelivered_destinations().await? {
+        let Some(name) = bulwark_notify::outbox::notifier_of(&destination) else {
+            continue;
+        };
+        if configured.contains(&destination) {
+            continue;
+        }
+        let reason = format!("no notifier named {name:?} is configured");
+        let list = [destination.clone()];
+        loop {
+            let claimed = store.claim(&list, 64, 60_000, now).await?;
+            if claimed.is_empty() {
+                break;
+            }
+            for message in claimed {
+                let _ = store
+                    .dead_letter(message.lease, reason.clone(), now)
+                    .await?;
+                dead += 1;
+            }
+        }
+    }
+    if dead > 0 {
+        tracing::warn!(
+            dead,
+            "Notifications of removed notifiers were dead-lettered."
+        );
+    }
+    Ok(dead)
 }
 
 fn kind(kind: &Kind) -> anyhow::Result<NotifierKind> {
@@ -107,4 +160,61 @@ fn kind(kind: &Kind) -> anyhow::Result<NotifierKind> {
             to: to.clone(),
         }),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use bulwark_queue::store::{DeadLetters, MessageState, NewMessage, Persist};
+
+    use super::*;
+
+    fn message(destination: &str) -> NewMessage {
+        NewMessage {
+            destination: destination.into(),
+            body: "{}".into(),
+            headers: vec![],
+            event_id: None,
+            ordering_key: Some("g".into()),
+            next_attempt_at_ms: 1_000,
+        }
+    }
+
+    #[tokio::test]
+    async fn notifications_of_removed_notifiers_are_dead_lettered_with_the_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let gone = store
+            .persist(message("notify:old-pager"), 0, 1_000)
+            .await
+            .unwrap()
+            .id();
+        let kept = store
+            .persist(message("notify:hook"), 0, 1_000)
+            .await
+            .unwrap()
+            .id();
+        let webhook = store
+            .persist(message("orders"), 0, 1_000)
+            .await
+            .unwrap()
+            .id();
+
+        let dead = dead_letter_orphans(&store, &["notify:hook".to_string()], 2_000)
+            .await
+            .unwrap();
+        assert_eq!(dead, 1);
+        let gone = store.get(gone).await.unwrap().unwrap();
+        assert_eq!(gone.state, MessageState::Dead);
+        assert_eq!(
+            gone.last_error.as_deref(),
+            Some("no notifier named \"old-pager\" is configured")
+        );
+        // A configured notifier's and a webhook's messages are left alone.
+        for id in [kept, webhook] {
+            assert_eq!(
+                store.get(id).await.unwrap().unwrap().state,
+                MessageState::Pending
+            );
+        }
+    }
 }
