@@ -287,6 +287,16 @@ impl Notifier {
 
     /// One delivery attempt: `Ok` once the receiver took it (2xx, or SMTP accepted).
     pub async fn send(&self, n: &Notification) -> Result<(), SendError> {
+        self.send_to(n, None).await
+    }
+
+    /// [`send`](Self::send), to one SMS recipient only when `recipient` is given (the
+    /// outbox stores one message per recipient); other kinds ignore it.
+    pub async fn send_to(
+        &self,
+        n: &Notification,
+        recipient: Option<&str>,
+    ) -> Result<(), SendError> {
         match &self.transport {
             Transport::Http {
                 client,
@@ -310,9 +320,13 @@ impl Notifier {
                     return Err(SendError::Render("not an SMS notifier".into()));
                 };
                 let text = render::sms_body(n);
-                // One message per recipient, as the API takes one `To`; the first failure
-                // fails the attempt, and the retry sends to everyone again.
-                for to in &sms.to {
+                // One request per recipient, as the API takes one `To`.
+                let all: Vec<&str> = sms.to.iter().map(String::as_str).collect();
+                let recipients = match recipient {
+                    Some(one) => vec![one],
+                    None => all,
+                };
+                for to in recipients {
                     let form = form_urlencoded::Serializer::new(String::new())
                         .append_pair("To", to)
                         .append_pair("From", &sms.from)

@@ -127,7 +127,13 @@ pub struct Outbox<S> {
     enqueue_lock: Arc<tokio::sync::Mutex<()>>,
     /// (fallback notifier, what was sent) → when, for [`FALLBACK_DEDUP_MS`].
     fallback_sent: Arc<Mutex<HashMap<(String, String), i64>>>,
+    /// SMS notifiers' recipients: one message per recipient, so that a failing number
+    /// is retried alone instead of texting everyone again on each retry.
+    recipients: Arc<HashMap<String, Vec<String>>>,
 }
+
+/// The stored header naming the one recipient of an SMS notification message.
+pub const RECIPIENT_HEADER: &str = "x-bulwark-recipient";
 
 impl<S: Persist> Outbox<S> {
     /// `notifiers`: every configured notifier; those marked `fallback` are used when the
@@ -138,9 +144,17 @@ impl<S: Persist> Outbox<S> {
             .filter(|n| n.spec().fallback)
             .cloned()
             .collect();
+        let recipients = notifiers
+            .iter()
+            .filter_map(|n| match &n.spec().kind {
+                crate::NotifierKind::Sms(sms) => Some((n.name().to_string(), sms.to.clone())),
+                _ => None,
+            })
+            .collect();
         Self {
             store,
             shared: Arc::new(Shared::default()),
+            recipients: Arc::new(recipients),
             fallbacks: Arc::new(fallbacks),
             enqueue_lock: Arc::new(tokio::sync::Mutex::new(())),
             fallback_sent: Arc::new(Mutex::new(HashMap::new())),
@@ -164,17 +178,43 @@ impl<S: Persist> Outbox<S> {
             notifier: notifier.to_string(),
             source,
         })?;
-        let message = NewMessage {
-            destination: destination(notifier),
-            body: Bytes::from(body),
-            headers: vec![("content-type".into(), b"application/json".to_vec())],
-            event_id: None,
-            ordering_key: Some(notification.group_key.clone()),
-            next_attempt_at_ms: now_ms,
+        // One message, or one per SMS recipient (ordered per group and recipient).
+        let recipients: Vec<Option<&String>> = match self.recipients.get(notifier) {
+            Some(list) if !list.is_empty() => list.iter().map(Some).collect(),
+            _ => vec![None],
         };
+        let messages: Vec<NewMessage> = recipients
+            .into_iter()
+            .map(|recipient| {
+                let mut headers = vec![("content-type".into(), b"application/json".to_vec())];
+                let mut ordering_key = notification.group_key.clone();
+                if let Some(to) = recipient {
+                    headers.push((RECIPIENT_HEADER.into(), to.as_bytes().to_vec()));
+                    ordering_key = format!("{ordering_key}|{to}");
+                }
+                NewMessage {
+                    destination: destination(notifier),
+                    body: Bytes::from(body.clone()),
+                    headers,
+                    event_id: None,
+                    ordering_key: Some(ordering_key),
+                    next_attempt_at_ms: now_ms,
+                }
+            })
+            .collect();
         let persisted = {
             let _order = self.enqueue_lock.lock().await;
-            let persisted = self.store.persist(message, 0, now_ms).await;
+            let mut last = None;
+            for message in messages {
+                match self.store.persist(message, 0, now_ms).await {
+                    Ok(persisted) => last = Some(Ok(persisted)),
+                    Err(error) => {
+                        last = Some(Err(error));
+                        break;
+                    }
+                }
+            }
+            let persisted = last.unwrap_or(Err(StoreError::Closed));
             if let Ok(persisted) = &persisted {
                 self.shared.record(
                     notifier,

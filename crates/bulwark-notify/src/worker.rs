@@ -250,7 +250,6 @@ impl<S: Leases> Delivery<S> {
         let name = self.notifier.name().to_string();
         let message = &claimed.message;
         let lease = claimed.lease;
-        let group_key = message.ordering_key.clone().unwrap_or_default();
         let notification: Notification = match serde_json::from_slice(&message.body) {
             Ok(n) => n,
             Err(error) => {
@@ -259,6 +258,13 @@ impl<S: Leases> Delivery<S> {
                 return;
             }
         };
+        // The ordering key may also name an SMS recipient; supersede is per group.
+        let group_key = notification.group_key.clone();
+        let recipient = message
+            .headers
+            .iter()
+            .find(|(k, _)| k == crate::outbox::RECIPIENT_HEADER)
+            .and_then(|(_, v)| String::from_utf8(v.clone()).ok());
         if self
             .shared
             .is_superseded(&name, &group_key, message.id, notification.status)
@@ -281,7 +287,11 @@ impl<S: Leases> Delivery<S> {
             self.shared.settled(&name, &group_key, message.id);
             return;
         }
-        match self.notifier.send(&notification).await {
+        match self
+            .notifier
+            .send_to(&notification, recipient.as_deref())
+            .await
+        {
             Ok(()) => {
                 self.shared.counters.sent(&name, message.attempts);
                 let outcome = self.store.ack(lease, now_ms()).await;

@@ -151,10 +151,17 @@ async fn sms_posts_one_form_per_recipient_with_basic_auth() {
     h.start_worker(fast_options());
     let n = notification("HighErrorRate", "g-sms", AlertStatus::Firing);
     h.outbox.enqueue("pager", &n, now_ms()).await.unwrap();
-    h.wait_for("delivery", || h.outbox.stats().sent == 1).await;
+    // One message per recipient, each sent once.
+    h.wait_for("delivery", || h.outbox.stats().sent == 2).await;
 
-    let got = receiver.got();
+    let mut got = receiver.got();
     assert_eq!(got.len(), 2);
+    // Sent concurrently: compare in recipient order.
+    got.sort_by_key(|r| {
+        form_urlencoded::parse(&r.body)
+            .find(|(k, _)| k == "To")
+            .map(|(_, v)| v.into_owned())
+    });
     let expected_body =
         "[FIRING:2] HighErrorRate (critical): Error rate above 5% https://bulwark.example/status";
     for (request, to) in got.iter().zip(["+15005550001", "+15005550002"]) {
@@ -421,5 +428,65 @@ async fn a_notifier_that_hangs_does_not_hold_the_others() {
     // Delivered while the slow one was still waiting for its answer.
     assert_eq!(h.outbox.stats().failed, 0);
     assert_eq!(receiver.got().len(), 1);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_failing_sms_number_is_retried_alone() {
+    // The provider refuses one number (as for an unreachable phone) and takes the other.
+    let requests: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
+    let seen = requests.clone();
+    let app = axum::Router::new().fallback(move |body: axum::body::Bytes| {
+        let seen = seen.clone();
+        async move {
+            let to = form_urlencoded::parse(&body)
+                .find(|(k, _)| k == "To")
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default();
+            let bad = to == "+15005550009";
+            seen.lock().unwrap().push(to);
+            if bad {
+                axum::http::StatusCode::BAD_GATEWAY
+            } else {
+                axum::http::StatusCode::CREATED
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let spec = NotifierSpec {
+        name: "pager".into(),
+        kind: NotifierKind::Sms(SmsSpec {
+            base_url: base.parse().unwrap(),
+            account_sid: "AC1".into(),
+            auth_token: Secret::new("tok3n-secret"),
+            from: "+15005550006".into(),
+            to: vec!["+15005550001".into(), "+15005550009".into()],
+        }),
+        fallback: false,
+    };
+    let mut h = Harness::new(vec![spec]);
+    h.start_worker(fast_options());
+    let n = notification("DiskFull", "g-sms", AlertStatus::Firing);
+    h.outbox.enqueue("pager", &n, now_ms()).await.unwrap();
+    let attempts = |number: &str| {
+        requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|to| to.as_str() == number)
+            .count()
+    };
+    h.wait_for("three attempts at the failing number", || {
+        attempts("+15005550009") >= 3
+    })
+    .await;
+    assert_eq!(
+        attempts("+15005550001"),
+        1,
+        "the good number was texted again"
+    );
+    assert_eq!(h.outbox.stats().sent, 1);
     h.stop().await;
 }
