@@ -126,6 +126,9 @@ impl ValidatedConfig {
             out.push(url);
         }
         for monitor in &self.monitors {
+            if let crate::monitors::MonitorKind::Http { headers, .. } = &monitor.kind {
+                out.extend(headers.iter().map(|(_, value)| value));
+            }
             match &monitor.kind {
                 crate::monitors::MonitorKind::Http { url, .. }
                 | crate::monitors::MonitorKind::Postgres { url }

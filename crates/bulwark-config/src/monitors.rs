@@ -42,7 +42,9 @@ pub struct MonitorConfig {
     #[serde(default = "default_method")]
     pub method: String,
     #[serde(default)]
-    pub headers: BTreeMap<String, String>,
+    /// Values are literals, or secrets (`"${ENV}"`, `{ file = ... }`) for credentials;
+    /// `Authorization` and other credential-looking headers must be secrets.
+    pub headers: BTreeMap<String, SecretRef>,
     pub body: Option<String>,
     #[serde(default = "default_true")]
     pub follow_redirects: bool,
@@ -114,7 +116,8 @@ pub enum MonitorKind {
         /// May carry credentials: a secret.
         url: Secret,
         method: String,
-        headers: Vec<(String, String)>,
+        /// Values may be credentials: secrets.
+        headers: Vec<(String, Secret)>,
         body: Option<String>,
         follow_redirects: bool,
     },
@@ -142,6 +145,17 @@ pub struct Monitor {
     pub group: String,
     pub display_name: String,
     pub severity: Option<String>,
+}
+
+/// Headers whose values are credentials whatever their content.
+fn is_credential_header(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    name == "authorization"
+        || name == "cookie"
+        || name == "proxy-authorization"
+        || ["token", "key", "secret", "password"]
+            .iter()
+            .any(|part| name.contains(part))
 }
 
 pub(crate) const SEVERITIES: &[&str] = &["critical", "high", "medium", "low", "info"];
@@ -253,21 +267,34 @@ impl MonitorConfig {
                 if http::Method::from_bytes(self.method.as_bytes()).is_err() {
                     problems.error(format!("{path}.method"), "not an HTTP method");
                 }
+                let mut headers = Vec::new();
                 for (name, value) in &self.headers {
+                    let key = format!("{path}.headers.{name}");
+                    let value = match url_ref(value) {
+                        UrlRef::Plain(text) => {
+                            if is_credential_header(name) {
+                                problems.error(
+                                    &key,
+                                    "holds a credential: give it as \"${ENV_VAR}\" or { file = \"path\" }",
+                                );
+                            }
+                            Secret::new(text)
+                        }
+                        UrlRef::Secret(reference) => {
+                            secrets.resolve(reference, SecretKind::Issued, &key, problems)
+                        }
+                    };
                     if http::HeaderName::from_bytes(name.as_bytes()).is_err()
-                        || http::HeaderValue::from_str(value).is_err()
+                        || http::HeaderValue::from_str(value.expose()).is_err()
                     {
-                        problems.error(format!("{path}.headers.{name}"), "not a valid HTTP header");
+                        problems.error(&key, "not a valid HTTP header");
                     }
+                    headers.push((name.clone(), value));
                 }
                 MonitorKind::Http {
                     url,
                     method: self.method.to_ascii_uppercase(),
-                    headers: self
-                        .headers
-                        .iter()
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect(),
+                    headers,
                     body: self.body.clone(),
                     follow_redirects: self.follow_redirects,
                 }

@@ -282,3 +282,29 @@ to = ["b@example.com"]
         );
     }
 }
+
+#[test]
+fn monitor_credentials_come_from_secrets() {
+    let literal = r#"
+[[monitors]]
+name = "api"
+url = "https://api.example.com/health"
+headers = { Authorization = "Bearer abc", Accept = "application/json" }
+"#;
+    let problems = load(literal).unwrap_err();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].path, "monitors[0].headers.Authorization");
+    assert!(!problems[0].message.contains("abc"));
+
+    let from_env = literal.replace("\"Bearer abc\"", "\"${SMS_TOKEN}\"");
+    let config = load(&from_env).unwrap();
+    let secrets: Vec<&str> = config.secrets().iter().map(|s| s.expose()).collect();
+    assert!(secrets.contains(&"a-long-enough-provider-token-1234"));
+    match &config.monitors[0].kind {
+        MonitorKind::Http { headers, .. } => {
+            let accept = headers.iter().find(|(k, _)| k == "Accept").unwrap();
+            assert_eq!(accept.1.expose(), "application/json");
+        }
+        other => panic!("{other:?}"),
+    }
+}

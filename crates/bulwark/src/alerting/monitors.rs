@@ -79,7 +79,10 @@ fn spec(monitor: &Monitor) -> anyhow::Result<MonitorSpec> {
             method: method
                 .parse()
                 .with_context(|| format!("monitor {}: not an HTTP method", monitor.name))?,
-            headers: headers.clone(),
+            headers: headers
+                .iter()
+                .map(|(name, value)| (name.clone(), value.expose().to_string()))
+                .collect(),
             body: body.clone().map(bytes::Bytes::from),
             follow_redirects: *follow_redirects,
         },
